@@ -1,0 +1,158 @@
+"""TokenBlacklist: the synchronous shell around the sans-IO core.
+
+It only moves commands and replies: validation is in :mod:`.plan`, every decision about
+replies and retries in :mod:`.protocol`, and all telemetry in :mod:`.telemetry`.
+:mod:`.aio` is the same shell with ``await``; keep the two in lockstep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterable
+from typing import Any
+
+import redis
+import redis.asyncio
+from opentelemetry.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from .options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
+from .plan import TtlSpec, plan_blacklist, plan_check, validate_hash
+from .protocol import Reply, SendChunk, answer_check, blacklist_protocol, interpret_check
+from .result import BlacklistResult
+from .telemetry import BLACKLIST_SPAN, CHECK_SPAN
+
+__all__ = ["TokenBlacklist"]
+
+_REDIS_FAILURES = (redis.RedisError, OSError)
+
+
+class TokenBlacklist:
+    """Blacklist token hashes in Redis and check them, with exact failure accounting.
+
+    ``redis_client`` is a :class:`redis.Redis`. Keys are ``f"{prefix}:{hash}"`` written with
+    ``SET key 1 EX ttl``. ``registry`` (Prometheus), ``tracer_provider`` (OpenTelemetry) and
+    ``logger`` (structlog-style) default to the global ones; nothing global is configured.
+
+    ``blacklist_tokens`` never raises for Redis failures: they are in the returned
+    :class:`BlacklistResult`. Bad input raises before anything is sent.
+    ``on_check_error`` decides what a check answers when Redis fails: ``"raise"``
+    (:class:`BlacklistUnavailableError`), ``"deny"`` (fail closed) or ``"allow"`` (fail open).
+    Thread-safe as far as the client is (redis-py pools connections).
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        prefix: str = "token_blacklist",
+        *,
+        registry: CollectorRegistry | None = None,
+        tracer_provider: TracerProvider | None = None,
+        logger: Any = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        retries: int = 2,
+        retry_backoff: float = 0.05,
+        on_check_error: CheckErrorPolicy = "raise",
+    ) -> None:
+        if isinstance(redis_client, redis.asyncio.Redis):
+            raise TypeError("redis.asyncio clients need AsyncTokenBlacklist")
+        self._redis = redis_client
+        self._core = ClientCore.build(
+            redis_client,
+            prefix=prefix,
+            registry=registry,
+            tracer_provider=tracer_provider,
+            logger=logger,
+            chunk_size=chunk_size,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            on_check_error=on_check_error,
+        )
+
+    def blacklist_tokens(self, token_hashes: Iterable[str], ttl: TtlSpec) -> BlacklistResult:
+        """Write every hash with ``ttl`` (seconds, or a mapping hash -> seconds).
+
+        Returns the exact outcome; see :class:`BlacklistResult` for the guarantee. Raises
+        :class:`InvalidTokenHash` or :class:`TypeError` before sending anything when the
+        input is not valid.
+        """
+        core = self._core
+        started = time.perf_counter()
+        with core.telemetry.span(BLACKLIST_SPAN, {}) as span:
+            try:
+                plan = plan_blacklist(token_hashes, ttl)
+            except (TypeError, ValueError) as error:
+                core.telemetry.record_rejected("blacklist", error, span)
+                raise
+            span.set_attribute("token_blacklist.requested", len(plan.hashes))
+            result = self._drive(blacklist_protocol(plan, core.chunk_size, core.retry))
+            core.telemetry.record_blacklist(span, result, time.perf_counter() - started)
+        return result
+
+    def is_blacklisted(self, token_hash: str) -> bool:
+        """Whether ``token_hash`` is blacklisted (subject to the ``on_check_error`` policy)."""
+        core = self._core
+        started = time.perf_counter()
+        with core.telemetry.span(CHECK_SPAN, {}) as span:
+            try:
+                hashes = [validate_hash(token_hash)]
+            except (TypeError, ValueError) as error:
+                core.telemetry.record_rejected("check", error, span)
+                raise
+            reply: Reply
+            try:
+                key = core.key_prefix + hashes[0]
+                reply = [self._redis.execute_command("EXISTS", key)]  # type: ignore[no-untyped-call]
+            except _REDIS_FAILURES as error:
+                reply = error
+            outcome = interpret_check(hashes, reply)
+            core.telemetry.record_check(
+                span, 1, outcome, core.on_check_error, time.perf_counter() - started
+            )
+        return bool(answer_check(outcome, core.on_check_error))
+
+    def blacklisted(self, token_hashes: Iterable[str]) -> set[str]:
+        """The subset of ``token_hashes`` that is blacklisted (one pipeline of ``EXISTS``)."""
+        core = self._core
+        started = time.perf_counter()
+        with core.telemetry.span(CHECK_SPAN, {}) as span:
+            try:
+                hashes = plan_check(token_hashes)
+            except (TypeError, ValueError) as error:
+                core.telemetry.record_rejected("check", error, span)
+                raise
+            reply: Reply = []
+            if hashes:
+                pipe = self._redis.pipeline(transaction=False)
+                for token_hash in hashes:
+                    pipe.execute_command("EXISTS", core.key_prefix + token_hash)  # type: ignore[no-untyped-call]
+                try:
+                    reply = pipe.execute(raise_on_error=False)
+                except _REDIS_FAILURES as error:
+                    reply = error
+            outcome = interpret_check(hashes, reply)
+            core.telemetry.record_check(
+                span, len(hashes), outcome, core.on_check_error, time.perf_counter() - started
+            )
+        return answer_check(outcome, core.on_check_error)
+
+    def _drive(self, protocol: Generator[SendChunk, Reply, BlacklistResult]) -> BlacklistResult:
+        try:
+            request = next(protocol)
+            while True:
+                if request.delay:
+                    time.sleep(request.delay)
+                request = protocol.send(self._send(request))
+        except StopIteration as stop:
+            result: BlacklistResult = stop.value
+            return result
+
+    def _send(self, request: SendChunk) -> Reply:
+        prefix = self._core.key_prefix
+        pipe = self._redis.pipeline(transaction=False)
+        for token_hash, ttl in zip(request.hashes, request.ttls, strict=True):
+            pipe.execute_command("SET", prefix + token_hash, b"1", "EX", ttl)  # type: ignore[no-untyped-call]
+        try:
+            return pipe.execute(raise_on_error=False)
+        except _REDIS_FAILURES as error:
+            return error

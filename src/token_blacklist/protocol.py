@@ -1,0 +1,181 @@
+"""Sans-IO decision core: which writes to send, what the replies mean, when to re-send.
+
+The sync and async shells drive the generator returned by :func:`blacklist_protocol`: it
+yields a :class:`SendChunk` and receives either one reply per command (``True`` or an
+exception instance, in order) or a single exception when the whole round trip failed.
+Because every decision lives here, the sync, async and cluster paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .classify import RETRIABLE, classify_error, classify_reply, is_refused
+from .plan import BlacklistPlan
+from .result import BlacklistResult, BlacklistUnavailableError, FailureReason
+
+__all__ = [
+    "CheckOutcome",
+    "RetryPolicy",
+    "SendChunk",
+    "answer_check",
+    "blacklist_protocol",
+    "interpret_check",
+]
+
+Reply = Sequence[object] | BaseException
+"""One reply per command of the chunk, or the exception that lost the whole round trip."""
+
+_UNREACHABLE = frozenset({FailureReason.CONNECTION, FailureReason.TIMEOUT})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard one call tries before it reports a token as failed.
+
+    ``retries`` is the number of extra attempts per chunk. For per-command retriable
+    replies (READONLY, TRYAGAIN, CLUSTERDOWN, LOADING/BUSY) the module makes them itself.
+    For a lost round trip (connection error, timeout) redis-py's own ``Retry`` has already
+    re-sent the pipeline ``client_retries`` times inside ``execute()``, so the module only
+    adds what is missing: ``max(0, retries - client_retries)``. Total attempts per chunk are
+    therefore ``1 + max(retries, client_retries)``, never their product.
+    """
+
+    retries: int = 2
+    backoff: float = 0.05
+    """Seconds before the first re-send; doubles each time."""
+    client_retries: int = 0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (0 = the first send)."""
+        return 0.0 if attempt == 0 else self.backoff * (2 ** (attempt - 1))
+
+    def allows(self, attempt: int, reason: FailureReason) -> bool:
+        """Whether ``attempt`` extra attempts may be made after a failure for ``reason``."""
+        budget = self.retries
+        if reason in _UNREACHABLE:
+            budget = max(0, self.retries - self.client_retries)
+        return attempt <= budget
+
+
+@dataclass(frozen=True, slots=True)
+class SendChunk:
+    """Write ``SET {prefix}:{hash} 1 EX {ttl}`` for each hash, after ``delay`` seconds."""
+
+    hashes: list[str]
+    ttls: list[int]
+    delay: float
+
+
+def blacklist_protocol(
+    plan: BlacklistPlan, chunk_size: int, policy: RetryPolicy
+) -> Generator[SendChunk, Reply, BlacklistResult]:
+    """Send ``plan`` in chunks; classify every reply; re-send what may still succeed.
+
+    A hash counts as succeeded once a ``SET`` for it is acknowledged. Once a whole chunk is
+    lost to connection errors or timeouts with nothing acknowledged (or the server refuses
+    connections outright), Redis is plainly down: the remaining chunks are reported failed
+    with the same reason without being sent, which bounds the time a call can take.
+    """
+    succeeded = 0
+    failures: dict[str, FailureReason] = {}
+    chunks = 0
+    round_trips = 0
+    down: FailureReason | None = None
+    hashes = plan.hashes
+    for start in range(0, len(hashes), chunk_size):
+        chunk = hashes[start : start + chunk_size]
+        chunks += 1
+        if down is not None:
+            failures.update(dict.fromkeys(chunk, down))
+            continue
+        pending = chunk
+        attempt = 0
+        while pending:
+            reply = yield SendChunk(pending, plan.ttls(pending), policy.delay(attempt))
+            round_trips += 1
+            retry: dict[str, FailureReason] = {}
+            acknowledged = 0
+            refused = False
+            if isinstance(reply, BaseException):
+                reason = classify_error(reply)
+                refused = is_refused(reply)
+                outcomes: Sequence[FailureReason | None] = [reason] * len(pending)
+            elif len(reply) != len(pending):
+                # A transport bug, not a Redis answer: trust nothing from this round trip.
+                outcomes = [FailureReason.OTHER] * len(pending)
+            else:
+                outcomes = [classify_reply(r) for r in reply]
+            for token_hash, outcome in zip(pending, outcomes, strict=True):
+                if outcome is None:
+                    acknowledged += 1
+                elif outcome in RETRIABLE:
+                    retry[token_hash] = outcome
+                else:
+                    failures[token_hash] = outcome
+            succeeded += acknowledged
+            attempt += 1
+            retriable = {
+                h: r for h, r in retry.items() if not refused and policy.allows(attempt, r)
+            }
+            final = {h: r for h, r in retry.items() if h not in retriable}
+            failures.update(final)
+            if final and acknowledged == 0 and not retriable:
+                reasons = set(final.values())
+                if len(reasons) == 1 and reasons <= _UNREACHABLE and len(final) == len(pending):
+                    down = reasons.pop()
+            pending = list(retriable)
+    return BlacklistResult(
+        requested=len(hashes),
+        succeeded=succeeded,
+        failures=MappingProxyType(failures),
+        chunks=chunks,
+        round_trips=round_trips,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """What a check learned: the blacklisted hashes and the ones it could not answer."""
+
+    blacklisted: frozenset[str]
+    errors: dict[str, FailureReason]
+    error: BaseException | None
+    """The first Redis exception, to chain from."""
+
+
+def interpret_check(hashes: Sequence[str], reply: Reply) -> CheckOutcome:
+    """Turn ``EXISTS`` replies (one per hash) into a :class:`CheckOutcome`."""
+    if not isinstance(reply, BaseException) and len(reply) != len(hashes):
+        reply = RuntimeError("reply count does not match the commands sent")
+    if isinstance(reply, BaseException):
+        reason = classify_error(reply)
+        return CheckOutcome(frozenset(), dict.fromkeys(hashes, reason), reply)
+    blacklisted: set[str] = set()
+    errors: dict[str, FailureReason] = {}
+    first: BaseException | None = None
+    for token_hash, value in zip(hashes, reply, strict=True):
+        if isinstance(value, BaseException):
+            errors[token_hash] = classify_error(value)
+            first = first or value
+        elif value:
+            blacklisted.add(token_hash)
+    return CheckOutcome(frozenset(blacklisted), errors, first)
+
+
+def answer_check(outcome: CheckOutcome, policy: str) -> set[str]:
+    """Apply the ``on_check_error`` policy: the hashes to treat as blacklisted.
+
+    ``"raise"`` raises :class:`BlacklistUnavailableError` chained from the Redis error,
+    ``"deny"`` fails closed (unanswered hashes count as blacklisted), ``"allow"`` fails open.
+    """
+    if outcome.errors:
+        if policy == "raise":
+            counts = Counter(outcome.errors.values())
+            raise BlacklistUnavailableError(counts.most_common(1)[0][0]) from outcome.error
+        if policy == "deny":
+            return set(outcome.blacklisted).union(outcome.errors)
+    return set(outcome.blacklisted)

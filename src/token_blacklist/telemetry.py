@@ -1,0 +1,221 @@
+"""The one telemetry point: span, metrics and log event of a call, from the same result.
+
+Each client owns one :class:`Telemetry`. The shells open a span with :meth:`span` and hand
+the finished :class:`BlacklistResult` (or check outcome) to a ``record_*`` method, which
+derives the span attributes, the metric increments and the log event from it, so the three
+can never disagree. Nothing here configures global logging or tracing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final
+
+import structlog
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from prometheus_client import CollectorRegistry
+
+from . import __about__
+from .metrics import CHECK_RESULTS, OPERATION_OUTCOMES, OPERATIONS, metrics_for
+from .protocol import CheckOutcome
+from .result import BlacklistResult, FailureReason
+
+__all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "Telemetry"]
+
+LOGGER_NAME: Final = "token_blacklist"
+BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
+CHECK_SPAN: Final = "token_blacklist.check"
+
+AttributeValue = str | int | float | bool
+
+
+def _trace_fields(span: Span) -> dict[str, str]:
+    context = span.get_span_context()
+    if not context.is_valid:
+        return {}
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+    }
+
+
+def _exemplar(span: Span) -> dict[str, str] | None:
+    context = span.get_span_context()
+    if context.is_valid and context.trace_flags.sampled:
+        return {"trace_id": format(context.trace_id, "032x")}
+    return None
+
+
+def _reason_fields(reasons: Mapping[FailureReason, int]) -> dict[str, int]:
+    return {reason.value: count for reason, count in reasons.items()}
+
+
+def _outcome(succeeded: int, failed: int) -> str:
+    if failed == 0:
+        return "success"
+    return "failure" if succeeded == 0 else "partial"
+
+
+class Telemetry:
+    """Tracer, pre-bound metric children and logger of one client."""
+
+    def __init__(
+        self,
+        *,
+        registry: CollectorRegistry | None,
+        tracer_provider: TracerProvider | None,
+        logger: Any,
+        server_attributes: Mapping[str, AttributeValue],
+    ) -> None:
+        self._tracer = trace.get_tracer(
+            LOGGER_NAME, __about__.__version__, tracer_provider=tracer_provider
+        )
+        self._logger = logger if logger is not None else structlog.get_logger(LOGGER_NAME)
+        self._base_attributes: dict[str, AttributeValue] = {
+            "db.system.name": "redis",
+            **server_attributes,
+        }
+        metrics = metrics_for(registry)
+        self._tokens_succeeded = metrics.tokens.labels("succeeded")
+        self._tokens_failed = metrics.tokens.labels("failed")
+        self._failures = {r: metrics.token_failures.labels(r.value) for r in FailureReason}
+        self._operations = {
+            (op, outcome): metrics.operations.labels(op, outcome)
+            for op in OPERATIONS
+            for outcome in OPERATION_OUTCOMES
+        }
+        self._duration = {op: metrics.duration.labels(op) for op in OPERATIONS}
+        self._batch_size = metrics.batch_size
+        self._checks = {r: metrics.checks.labels(r) for r in CHECK_RESULTS}
+
+    @contextmanager
+    def span(self, name: str, attributes: Mapping[str, AttributeValue]) -> Iterator[Span]:
+        """Open the call's span as current (so Redis spans nest under it).
+
+        Exceptions are not recorded by OpenTelemetry itself: its event would carry the
+        exception text and traceback (including chained redis-py messages, which name
+        keys). :meth:`record_crash` records the class only.
+        """
+        with self._tracer.start_as_current_span(
+            name,
+            kind=SpanKind.INTERNAL,
+            attributes={**self._base_attributes, **attributes},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield span
+            except BaseException as error:
+                self.record_crash(span, error)
+                raise
+
+    @staticmethod
+    def record_crash(span: Span, error: BaseException) -> None:
+        """An unexpected exception escaped (a bug or a cancellation): class name only."""
+        error_type = type(error).__qualname__
+        span.set_attribute("error.type", error_type)
+        span.set_status(Status(StatusCode.ERROR, error_type))
+
+    def record_rejected(self, operation: str, error: Exception, span: Span | None = None) -> None:
+        """Input was refused before any command was sent."""
+        self._operations[(operation, "rejected")].inc()
+        fields = _trace_fields(span) if span is not None else {}
+        # The messages of our input errors name positions, never values: safe to log.
+        self._logger.warning(
+            "token_blacklist.rejected",
+            operation=operation,
+            error_type=type(error).__name__,
+            error=str(error),
+            **fields,
+        )
+
+    def record_blacklist(self, span: Span, result: BlacklistResult, duration: float) -> None:
+        """Span attributes, metrics and the log event of a finished blacklist call."""
+        reasons = result.reasons
+        failed = result.failed
+        attributes: dict[str, AttributeValue] = {
+            "token_blacklist.requested": result.requested,
+            "token_blacklist.succeeded": result.succeeded,
+            "token_blacklist.failed": failed,
+            "token_blacklist.chunks": result.chunks,
+            "token_blacklist.round_trips": result.round_trips,
+        }
+        for reason, count in reasons.items():
+            attributes[f"token_blacklist.failures.{reason.value}"] = count
+        outcome = _outcome(result.succeeded, failed)
+        if failed:
+            attributes["error.type"] = next(iter(reasons)).value
+        span.set_attributes(attributes)
+        if failed:
+            span.set_status(Status(StatusCode.ERROR, result.describe()))
+
+        if result.succeeded:
+            self._tokens_succeeded.inc(result.succeeded)
+        if failed:
+            self._tokens_failed.inc(failed)
+            for reason, count in reasons.items():
+                self._failures[reason].inc(count)
+        self._operations[("blacklist", outcome)].inc()
+        self._duration["blacklist"].observe(duration, _exemplar(span))
+        self._batch_size.observe(result.requested)
+
+        fields = {
+            "requested": result.requested,
+            "succeeded": result.succeeded,
+            "failed": failed,
+            "reasons": _reason_fields(reasons),
+            "chunks": result.chunks,
+            "duration_ms": round(duration * 1000, 3),
+            **_trace_fields(span),
+        }
+        if outcome == "success":
+            self._logger.debug("token_blacklist.blacklisted", **fields)
+        elif outcome == "partial":
+            self._logger.warning("token_blacklist.partial_failure", **fields)
+        else:
+            self._logger.error("token_blacklist.failure", **fields)
+
+    def record_check(
+        self, span: Span, checked: int, outcome: CheckOutcome, policy: str, duration: float
+    ) -> None:
+        """Span attributes, metrics and (on errors) the log event of a finished check."""
+        errors = len(outcome.errors)
+        blacklisted = len(outcome.blacklisted)
+        answered = checked - errors
+        attributes: dict[str, AttributeValue] = {
+            "token_blacklist.checked": checked,
+            "token_blacklist.blacklisted": blacklisted,
+            "token_blacklist.check_errors": errors,
+        }
+        op_outcome = _outcome(answered, errors)
+        if errors:
+            counts: dict[FailureReason, int] = {}
+            for reason in outcome.errors.values():
+                counts[reason] = counts.get(reason, 0) + 1
+            dominant = max(counts, key=counts.__getitem__)
+            attributes["error.type"] = dominant.value
+            attributes["token_blacklist.on_check_error"] = policy
+            span.set_attributes(attributes)
+            span.set_status(Status(StatusCode.ERROR, f"{errors} of {checked} checks failed"))
+            self._checks["error"].inc(errors)
+        else:
+            span.set_attributes(attributes)
+        if blacklisted:
+            self._checks["blacklisted"].inc(blacklisted)
+        if answered - blacklisted:
+            self._checks["not_blacklisted"].inc(answered - blacklisted)
+        self._operations[("check", op_outcome)].inc()
+        self._duration["check"].observe(duration, _exemplar(span))
+        if errors:
+            log = self._logger.error if op_outcome == "failure" else self._logger.warning
+            log(
+                "token_blacklist.check_failed",
+                checked=checked,
+                errors=errors,
+                reasons=_reason_fields(counts),
+                policy=policy,
+                duration_ms=round(duration * 1000, 3),
+                **_trace_fields(span),
+            )
