@@ -1,7 +1,7 @@
 """AsyncTokenBlacklist: the asyncio shell around the sans-IO core.
 
-The same shell as :mod:`.client` with ``await``; keep the two in lockstep (a test compares
-their behaviour case by case).
+The same shell as :mod:`.client` with ``await``; keep the two in lockstep (the integration
+tests run every case against both).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import time
 from collections.abc import Generator, Iterable
 from typing import Any
 
-import redis
 import redis.asyncio
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
@@ -21,25 +20,27 @@ from .plan import TtlSpec, plan_blacklist, plan_check, validate_hash
 from .protocol import Reply, SendChunk, answer_check, blacklist_protocol, interpret_check
 from .result import BlacklistResult
 from .telemetry import BLACKLIST_SPAN, CHECK_SPAN
+from .transport import async_transport_for
 
 __all__ = ["AsyncTokenBlacklist"]
-
-_REDIS_FAILURES = (redis.RedisError, OSError)
 
 
 class AsyncTokenBlacklist:
     """Blacklist token hashes in Redis and check them, with exact failure accounting.
 
     ``redis_client`` is a :class:`redis.asyncio.Redis`. An instance belongs to the event loop
-    of its client: redis.asyncio connections cannot be shared across loops, so create one
-    per loop (per thread running a loop), typically at application start-up.
-    Keys are ``f"{prefix}:{hash}"`` written with ``SET key 1 EX ttl``. ``registry`` (Prometheus), ``tracer_provider`` (OpenTelemetry) and
-    ``logger`` (structlog-style) default to the global ones; nothing global is configured.
+    of its client: redis.asyncio connections cannot be shared across event loops, so create
+    one per loop, typically at application start-up. Keys are ``f"{prefix}:{hash}"``
+    written with ``SET key 1 EX ttl``. ``registry`` (Prometheus), ``tracer_provider``
+    (OpenTelemetry) and ``logger`` (structlog-style) default to the global ones; nothing
+    global is configured.
 
     ``blacklist_tokens`` never raises for Redis failures: they are in the returned
     :class:`BlacklistResult`. Bad input raises before anything is sent.
     ``on_check_error`` decides what a check answers when Redis fails: ``"raise"``
     (:class:`BlacklistUnavailableError`), ``"deny"`` (fail closed) or ``"allow"`` (fail open).
+    ``chunk_size`` commands go in one pipeline; ``retries`` and ``retry_backoff`` bound the
+    re-sends of one call (see the README's "Retries and time limits").
     Concurrent calls from tasks of the same loop are fine (the client pools connections).
     """
 
@@ -56,9 +57,7 @@ class AsyncTokenBlacklist:
         retry_backoff: float = 0.05,
         on_check_error: CheckErrorPolicy = "raise",
     ) -> None:
-        if isinstance(redis_client, redis.Redis):
-            raise TypeError("synchronous redis.Redis clients need TokenBlacklist")
-        self._redis = redis_client
+        self._transport = async_transport_for(redis_client)
         self._core = ClientCore.build(
             redis_client,
             prefix=prefix,
@@ -76,7 +75,7 @@ class AsyncTokenBlacklist:
 
         Returns the exact outcome; see :class:`BlacklistResult` for the guarantee. Raises
         :class:`InvalidTokenHash` or :class:`TypeError` before sending anything when the
-        input is not valid.
+        input is not valid. Empty input returns an ok result without a round trip.
         """
         core = self._core
         started = time.perf_counter()
@@ -101,12 +100,7 @@ class AsyncTokenBlacklist:
             except (TypeError, ValueError) as error:
                 core.telemetry.record_rejected("check", error, span)
                 raise
-            reply: Reply
-            try:
-                key = core.key_prefix + hashes[0]
-                reply = [await self._redis.execute_command("EXISTS", key)]  # type: ignore[no-untyped-call]
-            except _REDIS_FAILURES as error:
-                reply = error
+            reply = await self._transport.send_exists([core.key_prefix + hashes[0]])
             outcome = interpret_check(hashes, reply)
             core.telemetry.record_check(
                 span, 1, outcome, core.on_check_error, time.perf_counter() - started
@@ -125,13 +119,7 @@ class AsyncTokenBlacklist:
                 raise
             reply: Reply = []
             if hashes:
-                pipe = self._redis.pipeline(transaction=False)
-                for token_hash in hashes:
-                    pipe.execute_command("EXISTS", core.key_prefix + token_hash)
-                try:
-                    reply = await pipe.execute(raise_on_error=False)
-                except _REDIS_FAILURES as error:
-                    reply = error
+                reply = await self._transport.send_exists([core.key_prefix + h for h in hashes])
             outcome = interpret_check(hashes, reply)
             core.telemetry.record_check(
                 span, len(hashes), outcome, core.on_check_error, time.perf_counter() - started
@@ -141,22 +129,14 @@ class AsyncTokenBlacklist:
     async def _drive(
         self, protocol: Generator[SendChunk, Reply, BlacklistResult]
     ) -> BlacklistResult:
+        prefix = self._core.key_prefix
         try:
             request = next(protocol)
             while True:
                 if request.delay:
                     await asyncio.sleep(request.delay)
-                request = protocol.send(await self._send(request))
+                keys = [prefix + token_hash for token_hash in request.hashes]
+                request = protocol.send(await self._transport.send_sets(keys, request.ttls))
         except StopIteration as stop:
             result: BlacklistResult = stop.value
             return result
-
-    async def _send(self, request: SendChunk) -> Reply:
-        prefix = self._core.key_prefix
-        pipe = self._redis.pipeline(transaction=False)
-        for token_hash, ttl in zip(request.hashes, request.ttls, strict=True):
-            pipe.execute_command("SET", prefix + token_hash, b"1", "EX", ttl)
-        try:
-            return await pipe.execute(raise_on_error=False)
-        except _REDIS_FAILURES as error:
-            return error

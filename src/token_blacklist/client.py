@@ -1,8 +1,8 @@
 """TokenBlacklist: the synchronous shell around the sans-IO core.
 
 It only moves commands and replies: validation is in :mod:`.plan`, every decision about
-replies and retries in :mod:`.protocol`, and all telemetry in :mod:`.telemetry`.
-:mod:`.aio` is the same shell with ``await``; keep the two in lockstep.
+replies and retries in :mod:`.protocol`, the wire in :mod:`.transport` and all telemetry
+in :mod:`.telemetry`. :mod:`.aio` is the same shell with ``await``; keep them in lockstep.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Generator, Iterable
 from typing import Any
 
 import redis
-import redis.asyncio
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
@@ -21,10 +20,9 @@ from .plan import TtlSpec, plan_blacklist, plan_check, validate_hash
 from .protocol import Reply, SendChunk, answer_check, blacklist_protocol, interpret_check
 from .result import BlacklistResult
 from .telemetry import BLACKLIST_SPAN, CHECK_SPAN
+from .transport import sync_transport_for
 
 __all__ = ["TokenBlacklist"]
-
-_REDIS_FAILURES = (redis.RedisError, OSError)
 
 
 class TokenBlacklist:
@@ -38,6 +36,8 @@ class TokenBlacklist:
     :class:`BlacklistResult`. Bad input raises before anything is sent.
     ``on_check_error`` decides what a check answers when Redis fails: ``"raise"``
     (:class:`BlacklistUnavailableError`), ``"deny"`` (fail closed) or ``"allow"`` (fail open).
+    ``chunk_size`` commands go in one pipeline; ``retries`` and ``retry_backoff`` bound the
+    re-sends of one call (see the README's "Retries and time limits").
     Thread-safe as far as the client is (redis-py pools connections).
     """
 
@@ -54,9 +54,7 @@ class TokenBlacklist:
         retry_backoff: float = 0.05,
         on_check_error: CheckErrorPolicy = "raise",
     ) -> None:
-        if isinstance(redis_client, redis.asyncio.Redis):
-            raise TypeError("redis.asyncio clients need AsyncTokenBlacklist")
-        self._redis = redis_client
+        self._transport = sync_transport_for(redis_client)
         self._core = ClientCore.build(
             redis_client,
             prefix=prefix,
@@ -74,7 +72,7 @@ class TokenBlacklist:
 
         Returns the exact outcome; see :class:`BlacklistResult` for the guarantee. Raises
         :class:`InvalidTokenHash` or :class:`TypeError` before sending anything when the
-        input is not valid.
+        input is not valid. Empty input returns an ok result without a round trip.
         """
         core = self._core
         started = time.perf_counter()
@@ -99,12 +97,7 @@ class TokenBlacklist:
             except (TypeError, ValueError) as error:
                 core.telemetry.record_rejected("check", error, span)
                 raise
-            reply: Reply
-            try:
-                key = core.key_prefix + hashes[0]
-                reply = [self._redis.execute_command("EXISTS", key)]  # type: ignore[no-untyped-call]
-            except _REDIS_FAILURES as error:
-                reply = error
+            reply = self._transport.send_exists([core.key_prefix + hashes[0]])
             outcome = interpret_check(hashes, reply)
             core.telemetry.record_check(
                 span, 1, outcome, core.on_check_error, time.perf_counter() - started
@@ -123,13 +116,7 @@ class TokenBlacklist:
                 raise
             reply: Reply = []
             if hashes:
-                pipe = self._redis.pipeline(transaction=False)
-                for token_hash in hashes:
-                    pipe.execute_command("EXISTS", core.key_prefix + token_hash)  # type: ignore[no-untyped-call]
-                try:
-                    reply = pipe.execute(raise_on_error=False)
-                except _REDIS_FAILURES as error:
-                    reply = error
+                reply = self._transport.send_exists([core.key_prefix + h for h in hashes])
             outcome = interpret_check(hashes, reply)
             core.telemetry.record_check(
                 span, len(hashes), outcome, core.on_check_error, time.perf_counter() - started
@@ -137,22 +124,14 @@ class TokenBlacklist:
         return answer_check(outcome, core.on_check_error)
 
     def _drive(self, protocol: Generator[SendChunk, Reply, BlacklistResult]) -> BlacklistResult:
+        prefix = self._core.key_prefix
         try:
             request = next(protocol)
             while True:
                 if request.delay:
                     time.sleep(request.delay)
-                request = protocol.send(self._send(request))
+                keys = [prefix + token_hash for token_hash in request.hashes]
+                request = protocol.send(self._transport.send_sets(keys, request.ttls))
         except StopIteration as stop:
             result: BlacklistResult = stop.value
             return result
-
-    def _send(self, request: SendChunk) -> Reply:
-        prefix = self._core.key_prefix
-        pipe = self._redis.pipeline(transaction=False)
-        for token_hash, ttl in zip(request.hashes, request.ttls, strict=True):
-            pipe.execute_command("SET", prefix + token_hash, b"1", "EX", ttl)  # type: ignore[no-untyped-call]
-        try:
-            return pipe.execute(raise_on_error=False)
-        except _REDIS_FAILURES as error:
-            return error

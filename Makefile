@@ -1,0 +1,37 @@
+# Two commands matter on a fresh machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint unit venv system-deps clean
+.DEFAULT_GOAL := test
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+system-deps:
+	@scripts/ensure-system-deps.sh
+
+## demo: the whole thing on an embedded redis-server (Ctrl-C to stop)
+demo: venv system-deps
+	$(BIN)/token-blacklist demo $(DEMO_ARGS)
+
+lint: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+## test: lint, type-check and the whole suite against real redis-server processes.
+## pytest's exit code 5 (no test collected) is a failure here: a suite that ran nothing
+## proves nothing.
+test: venv system-deps lint
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

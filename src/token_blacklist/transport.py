@@ -1,0 +1,117 @@
+"""Transports: how a shell moves one chunk of commands to Redis and back.
+
+A transport only moves bytes: it returns one reply per command (``True``/an int, or the
+exception instance of a failed command) or a single exception when the round trip itself
+was lost. It never decides what a reply means; :mod:`.protocol` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import redis
+import redis.asyncio
+
+from .protocol import Reply
+
+__all__ = [
+    "REDIS_FAILURES",
+    "AsyncPipelineTransport",
+    "AsyncTransport",
+    "PipelineTransport",
+    "SyncTransport",
+    "async_transport_for",
+    "sync_transport_for",
+]
+
+REDIS_FAILURES = (redis.RedisError, OSError)
+"""What a lost round trip raises: redis-py errors, and socket errors it did not wrap."""
+
+
+class SyncTransport(Protocol):
+    def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        """``SET key 1 EX ttl`` for each key, non-transactionally, every reply read."""
+
+    def send_exists(self, keys: Sequence[str]) -> Reply:
+        """``EXISTS key`` for each key (one key per command)."""
+
+
+class AsyncTransport(Protocol):
+    async def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        """``SET key 1 EX ttl`` for each key, non-transactionally, every reply read."""
+
+    async def send_exists(self, keys: Sequence[str]) -> Reply:
+        """``EXISTS key`` for each key (one key per command)."""
+
+
+class PipelineTransport:
+    """A redis-py pipeline with ``raise_on_error=False``: one round trip per chunk."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        pipe = self._client.pipeline(transaction=False)
+        for key, ttl in zip(keys, ttls, strict=True):
+            pipe.execute_command("SET", key, b"1", "EX", ttl)  # type: ignore[no-untyped-call]
+        try:
+            return pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+    def send_exists(self, keys: Sequence[str]) -> Reply:
+        try:
+            if len(keys) == 1:  # the logout/auth hot path: no pipeline machinery
+                return [self._client.execute_command("EXISTS", keys[0])]  # type: ignore[no-untyped-call]
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command("EXISTS", key)  # type: ignore[no-untyped-call]
+            return pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+
+class AsyncPipelineTransport:
+    """The asyncio twin of :class:`PipelineTransport`."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+
+    async def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        pipe = self._client.pipeline(transaction=False)
+        for key, ttl in zip(keys, ttls, strict=True):
+            pipe.execute_command("SET", key, b"1", "EX", ttl)
+        try:
+            return await pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+    async def send_exists(self, keys: Sequence[str]) -> Reply:
+        try:
+            if len(keys) == 1:
+                return [await self._client.execute_command("EXISTS", keys[0])]  # type: ignore[no-untyped-call]
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command("EXISTS", key)
+            return await pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+
+def sync_transport_for(client: Any) -> SyncTransport:
+    """The transport for a synchronous client."""
+    if isinstance(client, redis.asyncio.Redis):
+        raise TypeError("redis.asyncio clients need AsyncTokenBlacklist")
+    if not callable(getattr(client, "pipeline", None)):
+        raise TypeError(f"expected a redis.Redis client, got {type(client).__name__}")
+    return PipelineTransport(client)
+
+
+def async_transport_for(client: Any) -> AsyncTransport:
+    """The transport for an asyncio client."""
+    if isinstance(client, redis.Redis):
+        raise TypeError("synchronous redis.Redis clients need TokenBlacklist")
+    if not callable(getattr(client, "pipeline", None)):
+        raise TypeError(f"expected a redis.asyncio.Redis client, got {type(client).__name__}")
+    return AsyncPipelineTransport(client)

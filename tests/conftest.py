@@ -1,0 +1,122 @@
+"""Real redis-server processes, started by the suite on loopback, and telemetry capture.
+
+No fake Redis and no mocked client: every failure path is produced the way production
+meets it (ACL rules, maxmemory, replicas, killed, paused or cut connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from token_blacklist import AsyncTokenBlacklist, TokenBlacklist
+from token_blacklist.server import RedisServer
+from token_blacklist.testing import TelemetryCapture
+
+PREFIX = "token_blacklist"
+PARTIAL_USER = ("partial", "partial-pw")
+ACL_USERS = [
+    "default on nopass ~* &* +@all",
+    # May write only keys whose hash starts with 0-7: about half of random hex hashes.
+    f"{PARTIAL_USER[0]} on >{PARTIAL_USER[1]} ~{PREFIX}:[0-7]* resetchannels "
+    "+@connection +set +exists +ping",
+]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A plain server shared by the session; tests start from an empty database."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def admin(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the shared server with every right; the database is flushed first."""
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def acl_server() -> Iterator[RedisServer]:
+    """A server with an ACL user limited to part of the key space."""
+    with RedisServer({"user": ACL_USERS}) as server:
+        yield server
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., RedisServer]]:
+    """Start private servers for one test (faults that would spoil a shared one)."""
+    started: list[RedisServer] = []
+
+    def make(config: dict[str, Any] | None = None) -> RedisServer:
+        server = RedisServer(config).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def replica_server(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """A replica of the shared server: every write is answered READONLY."""
+    with RedisServer({"replicaof": f"{redis_server.host} {redis_server.port}"}) as server:
+        yield server
+
+
+@pytest.fixture
+def capture() -> TelemetryCapture:
+    return TelemetryCapture()
+
+
+class Harness:
+    """Runs one library call through the sync or the async client, so that every test
+    proves both shells. Each call gets a fresh client, closed afterwards."""
+
+    def __init__(self, mode: str, capture: TelemetryCapture) -> None:
+        self.mode = mode
+        self.capture = capture
+
+    def call(
+        self,
+        server: Any,
+        method: str,
+        *args: Any,
+        client_kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        kwargs = {**self.capture.kwargs(), **options}
+        client_kwargs = client_kwargs or {}
+        if self.mode == "sync":
+            client = server.client(**client_kwargs)
+            try:
+                return getattr(TokenBlacklist(client, **kwargs), method)(*args)
+            finally:
+                client.close()
+
+        async def run() -> Any:
+            client = server.async_client(**client_kwargs)
+            try:
+                outcome = getattr(AsyncTokenBlacklist(client, **kwargs), method)(*args)
+                return await outcome if inspect.isawaitable(outcome) else outcome
+            finally:
+                await client.aclose()
+
+        return asyncio.run(run())
+
+    def blacklist(self, server: Any, hashes: Any, ttl: Any = 60, **kw: Any) -> Any:
+        return self.call(server, "blacklist_tokens", hashes, ttl, **kw)
+
+
+@pytest.fixture(params=["sync", "async"])
+def harness(request: pytest.FixtureRequest, capture: TelemetryCapture) -> Harness:
+    return Harness(request.param, capture)
