@@ -92,21 +92,32 @@ class Harness:
         method: str,
         *args: Any,
         client_kwargs: dict[str, Any] | None = None,
+        before: Callable[[], None] | None = None,
         **options: Any,
     ) -> Any:
+        """``before`` runs once the client is connected (after a PING), right before the
+        call: the place to arm a fault that must hit the call, not the handshake."""
         kwargs = {**self.capture.kwargs(), **options}
         client_kwargs = client_kwargs or {}
         if self.mode == "sync":
             client = server.client(**client_kwargs)
             try:
-                return getattr(TokenBlacklist(client, **kwargs), method)(*args)
+                blacklist = TokenBlacklist(client, **kwargs)
+                if before is not None:
+                    client.ping()
+                    before()
+                return getattr(blacklist, method)(*args)
             finally:
                 client.close()
 
         async def run() -> Any:
             client = server.async_client(**client_kwargs)
             try:
-                outcome = getattr(AsyncTokenBlacklist(client, **kwargs), method)(*args)
+                blacklist = AsyncTokenBlacklist(client, **kwargs)
+                if before is not None:
+                    await client.ping()
+                    before()
+                outcome = getattr(blacklist, method)(*args)
                 return await outcome if inspect.isawaitable(outcome) else outcome
             finally:
                 await client.aclose()
