@@ -18,6 +18,9 @@ from token_blacklist import AsyncTokenBlacklist, TokenBlacklist
 from token_blacklist.server import RedisServer
 from token_blacklist.testing import TelemetryCapture
 
+# One session-wide Redis Cluster (fixtures `redis_cluster` and `cluster`), usable by any test.
+pytest_plugins = ["cluster.cluster_fixtures"]
+
 PREFIX = "token_blacklist"
 PARTIAL_USER = ("partial", "partial-pw")
 ACL_USERS = [
@@ -80,11 +83,14 @@ def capture() -> TelemetryCapture:
 
 class Harness:
     """Runs one library call through the sync or the async client, so that every test
-    proves both shells. Each call gets a fresh client, closed afterwards."""
+    proves both shells. Each call gets a fresh client, closed afterwards. ``fast_path``
+    picks the transport (hand-packed wire chunks, or redis-py pipelines), so every test
+    proves both of those too."""
 
-    def __init__(self, mode: str, capture: TelemetryCapture) -> None:
+    def __init__(self, mode: str, capture: TelemetryCapture, *, fast_path: bool = True) -> None:
         self.mode = mode
         self.capture = capture
+        self.fast_path = fast_path
 
     def call(
         self,
@@ -97,7 +103,7 @@ class Harness:
     ) -> Any:
         """``before`` runs once the client is connected (after a PING), right before the
         call: the place to arm a fault that must hit the call, not the handshake."""
-        kwargs = {**self.capture.kwargs(), **options}
+        kwargs = {**self.capture.kwargs(), "fast_path": self.fast_path, **options}
         client_kwargs = client_kwargs or {}
         if self.mode == "sync":
             client = server.client(**client_kwargs)
@@ -128,6 +134,7 @@ class Harness:
         return self.call(server, "blacklist_tokens", hashes, ttl, **kw)
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "sync-pipeline", "async-pipeline"])
 def harness(request: pytest.FixtureRequest, capture: TelemetryCapture) -> Harness:
-    return Harness(request.param, capture)
+    mode, _, transport = request.param.partition("-")
+    return Harness(mode, capture, fast_path=transport != "pipeline")

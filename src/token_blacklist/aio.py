@@ -41,6 +41,10 @@ class AsyncTokenBlacklist:
     (:class:`BlacklistUnavailableError`), ``"deny"`` (fail closed) or ``"allow"`` (fail open).
     ``chunk_size`` commands go in one pipeline; ``retries`` and ``retry_backoff`` bound the
     re-sends of one call (see the README's "Retries and time limits").
+    ``fast_path`` (default) packs each chunk of ``SET`` commands into one buffer on the
+    client's own pooled connection instead of a redis-py pipeline; replies, errors, retries
+    and accounting are the same. ``fast_path=False`` uses the pipeline (for instance to keep
+    redis-py instrumentation that only sees pipelines).
     Concurrent calls from tasks of the same loop are fine (the client pools connections).
     """
 
@@ -56,8 +60,9 @@ class AsyncTokenBlacklist:
         retries: int = 2,
         retry_backoff: float = 0.05,
         on_check_error: CheckErrorPolicy = "raise",
+        fast_path: bool = True,
     ) -> None:
-        self._transport = async_transport_for(redis_client)
+        self._transport = async_transport_for(redis_client, fast_path=fast_path)
         self._core = ClientCore.build(
             redis_client,
             prefix=prefix,

@@ -38,6 +38,10 @@ class TokenBlacklist:
     (:class:`BlacklistUnavailableError`), ``"deny"`` (fail closed) or ``"allow"`` (fail open).
     ``chunk_size`` commands go in one pipeline; ``retries`` and ``retry_backoff`` bound the
     re-sends of one call (see the README's "Retries and time limits").
+    ``fast_path`` (default) packs each chunk of ``SET`` commands into one buffer on the
+    client's own pooled connection instead of a redis-py pipeline; replies, errors, retries
+    and accounting are the same. ``fast_path=False`` uses the pipeline (for instance to keep
+    redis-py instrumentation that only sees pipelines).
     Thread-safe as far as the client is (redis-py pools connections).
     """
 
@@ -53,8 +57,9 @@ class TokenBlacklist:
         retries: int = 2,
         retry_backoff: float = 0.05,
         on_check_error: CheckErrorPolicy = "raise",
+        fast_path: bool = True,
     ) -> None:
-        self._transport = sync_transport_for(redis_client)
+        self._transport = sync_transport_for(redis_client, fast_path=fast_path)
         self._core = ClientCore.build(
             redis_client,
             prefix=prefix,

@@ -99,19 +99,31 @@ class AsyncPipelineTransport:
             return error
 
 
-def sync_transport_for(client: Any) -> SyncTransport:
-    """The transport for a synchronous client."""
+def sync_transport_for(client: Any, *, fast_path: bool = True) -> SyncTransport:
+    """The transport for a synchronous client.
+
+    ``fast_path`` selects :class:`.wire.WireTransport` (hand-packed chunks on the client's
+    own pooled connections) for a standalone :class:`redis.Redis`.
+    """
     if isinstance(client, redis.asyncio.Redis):
         raise TypeError("redis.asyncio clients need AsyncTokenBlacklist")
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.Redis client, got {type(client).__name__}")
+    if fast_path and isinstance(client, redis.Redis):
+        from .wire import WireTransport  # wire builds on this module
+
+        return WireTransport(client)
     return PipelineTransport(client)
 
 
-def async_transport_for(client: Any) -> AsyncTransport:
-    """The transport for an asyncio client."""
+def async_transport_for(client: Any, *, fast_path: bool = True) -> AsyncTransport:
+    """The transport for an asyncio client (``fast_path``: see :func:`sync_transport_for`)."""
     if isinstance(client, redis.Redis):
         raise TypeError("synchronous redis.Redis clients need TokenBlacklist")
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.asyncio.Redis client, got {type(client).__name__}")
+    if fast_path and isinstance(client, redis.asyncio.Redis):
+        from .wire import AsyncWireTransport
+
+        return AsyncWireTransport(client)
     return AsyncPipelineTransport(client)

@@ -1,0 +1,250 @@
+"""RESP on redis-py's own connections: the fast path for ``SET key 1 EX ttl`` chunks.
+
+A redis-py pipeline spends most of its time in Python per command (queueing, packing each
+argument, response callbacks). Here a chunk is packed into one buffer by string
+formatting, written with ``send_packed_command`` and every reply is read back in order.
+
+What stays redis-py's: the connection and its pool (auth, TLS, RESP3, timeouts, health
+checks, client name... behave as the user configured them), the reply parser (error
+replies become the same exception classes, e.g. ``OutOfMemoryError``), and the client's
+``Retry`` around a lost round trip, exactly as a pipeline's ``execute()`` uses it. Any
+failure while a chunk is in flight disconnects the connection before it goes back to the
+pool, so a half-read reply stream can never be handed to the next user.
+
+Like the pipeline transport, this module only moves bytes: it returns one reply per
+command (``True``, or the exception instance of an error reply) or the exception that lost
+the round trip; :mod:`.protocol` decides what they mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser, _HiredisParser
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .protocol import Reply
+from .transport import REDIS_FAILURES, AsyncPipelineTransport, PipelineTransport
+
+__all__ = ["AsyncWireTransport", "WireTransport", "pack_sets"]
+
+_OK = (b"OK", "OK")
+
+
+def pack_sets(keys: Sequence[str], ttls: Sequence[int]) -> bytes:
+    """``SET key 1 EX ttl`` for each key as one RESP buffer (keys encoded as UTF-8)."""
+    if not keys:
+        return b""
+    first = ttls[0]
+    if ttls.count(first) == len(ttls):  # the common case: one TTL for the whole chunk
+        tail = f"\r\n$1\r\n1\r\n$2\r\nEX\r\n${len(str(first))}\r\n{first}\r\n"
+        text = "".join([f"*5\r\n$3\r\nSET\r\n${len(k)}\r\n{k}{tail}" for k in keys])
+    else:
+        text = "".join(
+            [
+                f"*5\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$1\r\n1\r\n$2\r\nEX\r\n${len(t)}\r\n{t}\r\n"
+                for k, t in zip(keys, map(str, ttls), strict=True)
+            ]
+        )
+    data = text.encode()
+    if len(data) == len(text):
+        return data
+    # A non-ASCII key: RESP lengths count bytes, not characters. Never seen with validated
+    # hashes and prefixes, but the transport does not rely on its callers for framing.
+    return b"".join(
+        b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nEX\r\n$%d\r\n%d\r\n"
+        % (len(raw), raw, len(str(ttl)), ttl)
+        for raw, ttl in ((k.encode(), t) for k, t in zip(keys, ttls, strict=True))
+    )
+
+
+def _settle(reply: object) -> object:
+    """An error reply that redis-py treats as connection-level is raised (as it would be
+    from a pipeline); ``OK`` becomes ``True``; everything else is passed on as it is."""
+    if isinstance(reply, RedisConnectionError):  # LOADING, NOAUTH, max clients...
+        raise reply
+    return True if reply in _OK else reply
+
+
+def _read_each(conn: Any, count: int) -> list[object]:
+    """Any parser, any connection class (client-side caching proxies included)."""
+    replies: list[object] = []
+    for _ in range(count):
+        try:
+            replies.append(_settle(conn.read_response()))
+        except ResponseError as error:  # redis-py raises error replies; they are answers
+            replies.append(error)
+    return replies
+
+
+def _read_hiredis(conn: Any, parser: Any, count: int) -> list[object]:
+    """Drain ``count`` replies straight from the hiredis reader: one ``gets()`` per reply
+    and one ``recv`` per socket buffer, instead of a stack of Python calls per reply."""
+    reader: Any = parser._reader
+    push_type = parser._hiredis_PushNotificationType
+    replies: list[object] = []
+    append = replies.append
+    try:
+        while len(replies) < count:
+            reply = reader.gets()
+            if reply is NOT_ENOUGH_DATA:
+                parser.read_from_socket()
+            elif reply is True or reply in _OK:
+                append(True)
+            elif push_type is not None and isinstance(reply, push_type):
+                parser.handle_push_response(reply)  # RESP3 pushes are not replies
+            else:
+                append(_settle(reply))
+    except TimeoutError:  # socket.timeout is the builtin TimeoutError
+        conn.disconnect()
+        raise RedisTimeoutError("Timeout reading from socket") from None
+    except OSError as error:
+        conn.disconnect()
+        raise RedisConnectionError(f"Error while reading from socket: {error.errno}") from None
+    except BaseException:
+        conn.disconnect()  # replies are left unread: the stream must not be reused
+        raise
+    if conn.health_check_interval:
+        conn.next_health_check = time.monotonic() + conn.health_check_interval
+    return replies
+
+
+def _round_trip(conn: Any, payload: bytes, count: int) -> list[object]:
+    conn.send_packed_command([payload])
+    parser = getattr(conn, "_parser", None)
+    if type(parser) is _HiredisParser and parser._reader is not None:
+        return _read_hiredis(conn, parser, count)
+    return _read_each(conn, count)
+
+
+class WireTransport:
+    """``SET`` chunks packed by hand on a pooled connection of a :class:`redis.Redis`;
+    checks go through :class:`PipelineTransport` (one ``EXISTS`` is already one call)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._checks = PipelineTransport(client)
+
+    def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        if not keys:
+            return []
+        payload = pack_sets(keys, ttls)
+        pool: Any = self._client.connection_pool
+        try:
+            conn = pool.get_connection()
+        except REDIS_FAILURES as error:
+            return error
+        try:
+            replies: list[object] = conn.retry.call_with_retry(
+                lambda: _round_trip(conn, payload, len(keys)),
+                lambda _error: conn.disconnect(),
+            )
+            return replies
+        except REDIS_FAILURES as error:
+            conn.disconnect()
+            return error
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+
+    def send_exists(self, keys: Sequence[str]) -> Reply:
+        return self._checks.send_exists(keys)
+
+
+async def _read_each_async(conn: Any, count: int) -> list[object]:
+    replies: list[object] = []
+    for _ in range(count):
+        try:
+            replies.append(_settle(await conn.read_response()))
+        except ResponseError as error:
+            replies.append(error)
+    return replies
+
+
+async def _fill(conn: Any, parser: Any) -> None:
+    """One socket read, bounded by ``socket_timeout`` as redis-py bounds each reply."""
+    if conn.socket_timeout:
+        async with asyncio.timeout(conn.socket_timeout):
+            await parser.read_from_socket()
+    else:
+        await parser.read_from_socket()
+
+
+async def _read_hiredis_async(conn: Any, parser: Any, count: int) -> list[object]:
+    reader: Any = parser._reader
+    push_type = parser._hiredis_PushNotificationType
+    replies: list[object] = []
+    append = replies.append
+    try:
+        while len(replies) < count:
+            reply = reader.gets()
+            if reply is NOT_ENOUGH_DATA:
+                await _fill(conn, parser)
+            elif reply is True or reply in _OK:
+                append(True)
+            elif push_type is not None and isinstance(reply, push_type):
+                await parser.handle_push_response(reply)
+            else:
+                append(_settle(reply))
+    except TimeoutError:  # asyncio.timeout's TimeoutError is the builtin one in 3.11
+        await conn.disconnect(nowait=True)
+        raise RedisTimeoutError("Timeout reading from socket") from None
+    except OSError as error:
+        await conn.disconnect(nowait=True)
+        raise RedisConnectionError(f"Error while reading from socket: {error.errno}") from None
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
+    return replies
+
+
+async def _round_trip_async(conn: Any, payload: bytes, count: int) -> list[object]:
+    await conn.send_packed_command([payload])
+    parser = getattr(conn, "_parser", None)
+    if type(parser) is _AsyncHiredisParser and parser._reader is not None and parser._connected:
+        return await _read_hiredis_async(conn, parser, count)
+    return await _read_each_async(conn, count)
+
+
+class AsyncWireTransport:
+    """The asyncio twin of :class:`WireTransport`."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+        self._checks = AsyncPipelineTransport(client)
+
+    async def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        if not keys:
+            return []
+        payload = pack_sets(keys, ttls)
+        pool: Any = self._client.connection_pool
+        try:
+            conn = await pool.get_connection()
+        except REDIS_FAILURES as error:
+            return error
+        try:
+            replies: list[object] = await conn.retry.call_with_retry(
+                lambda: _round_trip_async(conn, payload, len(keys)),
+                lambda _error: conn.disconnect(),
+            )
+            return replies
+        except REDIS_FAILURES as error:
+            await conn.disconnect(nowait=True)
+            return error
+        except BaseException:
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(conn)
+
+    async def send_exists(self, keys: Sequence[str]) -> Reply:
+        return await self._checks.send_exists(keys)
