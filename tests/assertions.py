@@ -64,9 +64,7 @@ def assert_telemetry_matches(capture: TelemetryCapture, result: BlacklistResult)
         ]
     )  # fmt: skip
     assert total_failures == result.failed
-    outcome = (
-        "success" if result.ok else ("failure" if result.succeeded == 0 else "partial")
-    )
+    outcome = "success" if result.ok else ("failure" if result.succeeded == 0 else "partial")
     assert sample("token_blacklist_operations_total", operation="blacklist", outcome=outcome) == 1
     assert sample("token_blacklist_batch_size_count") == 1
     assert sample("token_blacklist_batch_size_sum") == result.requested

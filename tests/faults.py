@@ -36,9 +36,7 @@ class CuttingProxy:
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def arm(
-        self, *, reply_bytes: int | None = None, request_bytes: int | None = None
-    ) -> None:
+    def arm(self, *, reply_bytes: int | None = None, request_bytes: int | None = None) -> None:
         """Cut the next connection after this many reply (or request) bytes, once."""
         with self._lock:
             self._cut_after = reply_bytes

@@ -119,10 +119,8 @@ def test_connection_cut_mid_chunk_is_resent(
     harness: Harness, proxy: CuttingProxy, admin: redis.Redis, direction: str
 ):
     hashes = random_hashes(40)
-    if direction == "reply":
-        cut = {"reply_bytes": CUT_INSIDE_8TH_REPLY}
-    else:
-        cut = {"request_bytes": 3000}  # part-way through the packed SETs
+    # inside the 8th reply, or part-way through the packed SETs
+    cut = {"reply_bytes": CUT_INSIDE_8TH_REPLY} if direction == "reply" else {"request_bytes": 3000}
     result = harness.blacklist(
         proxy,
         hashes,

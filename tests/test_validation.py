@@ -102,9 +102,12 @@ def test_bad_input_writes_nothing(redis_server: RedisServer, good, bad, position
     with pytest.raises((InvalidTokenHash, TypeError)):
         blacklist.blacklist_tokens(items, 60)
     assert client.dbsize() == 0
-    assert capture.sample(
-        "token_blacklist_operations_total", operation="blacklist", outcome="rejected"
-    ) == 1
+    assert (
+        capture.sample(
+            "token_blacklist_operations_total", operation="blacklist", outcome="rejected"
+        )
+        == 1
+    )
     assert capture.sample("token_blacklist_tokens_total", outcome="succeeded") == 0
     [event] = capture.events("token_blacklist.rejected")
     assert event["log_level"] == "warning"
@@ -113,7 +116,9 @@ def test_bad_input_writes_nothing(redis_server: RedisServer, good, bad, position
     client.close()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ttl=st.one_of(st.booleans(), st.floats(), st.integers(max_value=0), st.text(), st.none()))
 def test_bad_ttl_writes_nothing(redis_server: RedisServer, ttl):
     client = redis_server.client()
@@ -131,9 +136,12 @@ def test_checks_reject_bad_input_too(harness: Harness, redis_server: RedisServer
         harness.call(redis_server, "is_blacklisted", JWT)
     with pytest.raises(TypeError):
         harness.call(redis_server, "blacklisted", "0123456789abcdef")
-    assert harness.capture.sample(
-        "token_blacklist_operations_total", operation="check", outcome="rejected"
-    ) == 2
+    assert (
+        harness.capture.sample(
+            "token_blacklist_operations_total", operation="check", outcome="rejected"
+        )
+        == 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -175,4 +183,3 @@ def test_hash_token():
         hash_token("")
     with pytest.raises(TypeError):
         hash_token("abc", key="str-key")  # type: ignore[arg-type]
-

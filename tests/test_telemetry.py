@@ -1,0 +1,133 @@
+"""The telemetry point: trace context, exemplars, shared registries, library manners."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import structlog
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from prometheus_client import CollectorRegistry
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+
+from assertions import random_hashes
+from token_blacklist import AsyncTokenBlacklist, TokenBlacklist, add_trace_context
+from token_blacklist.server import RedisServer
+from token_blacklist.testing import TelemetryCapture
+
+
+def test_span_is_a_child_of_the_request_span(redis_server: RedisServer, admin):
+    capture = TelemetryCapture()
+    tracer = capture.tracer_provider.get_tracer("app")
+    blacklist = TokenBlacklist(redis_server.client(), **capture.kwargs())
+    with tracer.start_as_current_span("POST /logout") as request_span:
+        blacklist.blacklist_tokens(random_hashes(2), 60)
+    [span] = capture.spans("token_blacklist.blacklist_tokens")
+    assert span.parent is not None
+    assert span.parent.span_id == request_span.get_span_context().span_id
+    assert span.context.trace_id == request_span.get_span_context().trace_id
+    assert span.attributes["server.address"] == "127.0.0.1"
+    assert span.attributes["server.port"] == redis_server.port
+    [event] = capture.events("token_blacklist.blacklisted")
+    assert event["trace_id"] == format(span.context.trace_id, "032x")
+
+
+def test_exemplar_carries_the_trace_id_when_sampled(redis_server: RedisServer, admin):
+    capture = TelemetryCapture()
+    blacklist = TokenBlacklist(redis_server.client(), **capture.kwargs())
+    blacklist.blacklist_tokens(random_hashes(2), 60)
+    [span] = capture.spans()
+    exposition = openmetrics(capture.registry).decode()
+    trace_id = format(span.context.trace_id, "032x")
+    assert f'# {{trace_id="{trace_id}"}}' in exposition
+
+
+def test_no_exemplar_when_not_sampled(redis_server: RedisServer, admin):
+    registry = CollectorRegistry()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    blacklist = TokenBlacklist(redis_server.client(), registry=registry, tracer_provider=provider)
+    blacklist.blacklist_tokens(random_hashes(2), 60)
+    assert "trace_id" not in openmetrics(registry).decode()
+    assert registry.get_sample_value("token_blacklist_tokens_total", {"outcome": "succeeded"}) == 2
+
+
+async def test_sync_and_async_clients_share_a_registry(redis_server: RedisServer, admin):
+    registry = CollectorRegistry()
+    TokenBlacklist(redis_server.client(), registry=registry).blacklist_tokens(random_hashes(2), 60)
+    client = redis_server.async_client()
+    await AsyncTokenBlacklist(client, registry=registry).blacklist_tokens(random_hashes(3), 60)
+    await client.aclose()
+    assert registry.get_sample_value("token_blacklist_tokens_total", {"outcome": "succeeded"}) == 5
+    assert (
+        registry.get_sample_value(
+            "token_blacklist_operations_total", {"operation": "blacklist", "outcome": "success"}
+        )
+        == 2
+    )
+
+
+def test_every_series_exists_before_traffic():
+    """Pre-created children: rate() and absent() work from the first scrape."""
+    capture = TelemetryCapture()
+    TokenBlacklist.__new__(TokenBlacklist)  # nothing registered yet
+    from token_blacklist.metrics import metrics_for
+
+    metrics_for(capture.registry)
+    names = {m.name for m in capture.registry.collect()}
+    assert {
+        "token_blacklist_tokens",
+        "token_blacklist_token_failures",
+        "token_blacklist_operations",
+        "token_blacklist_operation_duration_seconds",
+        "token_blacklist_batch_size",
+        "token_blacklist_checks",
+    } <= names
+    assert (
+        capture.registry.get_sample_value(
+            "token_blacklist_token_failures_total", {"reason": "cluster_down"}
+        )
+        == 0
+    )
+
+
+def test_library_configures_nothing_global(redis_server: RedisServer, admin):
+    root_handlers = list(logging.getLogger().handlers)
+    was_configured = structlog.is_configured()
+    TokenBlacklist(redis_server.client(), registry=CollectorRegistry()).blacklist_tokens(
+        random_hashes(1), 60
+    )
+    assert structlog.is_configured() == was_configured
+    assert logging.getLogger().handlers == root_handlers
+
+
+def test_add_trace_context_processor():
+    provider = TracerProvider()
+    tracer = provider.get_tracer("t")
+    assert add_trace_context(None, "info", {"event": "x"}) == {"event": "x"}
+    with tracer.start_as_current_span("s") as span:
+        event = add_trace_context(None, "info", {"event": "x"})
+    context = span.get_span_context()
+    assert event["trace_id"] == format(context.trace_id, "032x")
+    assert event["span_id"] == format(context.span_id, "016x")
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_injected_logger_level_is_respected(redis_server: RedisServer, admin, level):
+    seen: list[str] = []
+
+    def record(logger, method, event_dict):
+        seen.append(event_dict["event"])
+        raise structlog.DropEvent
+
+    logger = structlog.wrap_logger(
+        None, processors=[record], wrapper_class=structlog.make_filtering_bound_logger(level)
+    )
+    TokenBlacklist(
+        redis_server.client(), registry=CollectorRegistry(), logger=logger
+    ).blacklist_tokens(random_hashes(1), 60)
+    assert seen == (["token_blacklist.blacklisted"] if level == logging.DEBUG else [])
