@@ -1,0 +1,230 @@
+"""Recording rules and alerts as typed data, built from :class:`~dashboards.settings.Settings`.
+
+Metric names are the library's public contract (``token_blacklist.metrics``); the tests
+check every name used here against a registry after real calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .settings import BURN_WINDOWS, RATIO_WINDOWS, BurnWindow, Settings
+
+__all__ = [
+    "Alert",
+    "Group",
+    "Record",
+    "alert_groups",
+    "failure_ratio",
+    "recording_groups",
+]
+
+TOKENS = "token_blacklist_tokens_total"
+TOKEN_FAILURES = "token_blacklist_token_failures_total"
+OPERATIONS = "token_blacklist_operations_total"
+DURATION = "token_blacklist_operation_duration_seconds"
+CHECKS = "token_blacklist_checks_total"
+
+QUANTILES = ("0.5", "0.9", "0.99")
+LATENCY = f"job_operation:{DURATION}:quantile_rate5m"
+CHECK_ERROR_RATIO = "job:token_blacklist_check_errors_per_checks:ratio_rate5m"
+# Reasons that mean "Redis did not answer", as opposed to "Redis answered no" (OOM, NOPERM).
+UNREACHABLE_REASONS = "connection|timeout|auth|cluster_down|unavailable"
+
+
+def failure_ratio(window: str) -> str:
+    """Name of the recorded token failure ratio over ``window``."""
+    return f"job:token_blacklist_token_failures_per_tokens:ratio_rate{window}"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    record: str
+    expr: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    alert: str
+    expr: str
+    hold: str
+    severity: str
+    summary: str
+    description: str
+    runbook_url: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def held_for(self, hold: str) -> Alert:
+        """The same alert with another ``for:`` (end-to-end tests only)."""
+        return replace(self, hold=hold)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    rules: tuple[Record, ...] | tuple[Alert, ...]
+    interval: str | None = None
+
+
+def _ratio(numerator: str, denominator: str, window: str) -> str:
+    # "> 0" drops jobs without traffic: no NaN from 0/0, and no alert on silence.
+    return (
+        f"sum by (job) (rate({numerator}[{window}]))\n"
+        f"/\n"
+        f"(sum by (job) (rate({denominator}[{window}])) > 0)"
+    )
+
+
+def _latency(quantile: str) -> Record:
+    buckets = f"sum by (job, operation, le) (rate({DURATION}_bucket[5m]))"
+    traffic = f"sum by (job, operation) (rate({DURATION}_count[5m])) > 0"
+    return Record(
+        LATENCY,
+        f"histogram_quantile({quantile}, {buckets})\nand on (job, operation)\n{traffic}",
+        {"quantile": quantile},
+    )
+
+
+def recording_groups() -> tuple[Group, ...]:
+    """Token failure ratios per window, the check error ratio and latency quantiles."""
+    ratios = [
+        Record(failure_ratio(window), _ratio(TOKEN_FAILURES, TOKENS, window))
+        for window in RATIO_WINDOWS
+        if window != "30d"
+    ]
+    fast = Group(
+        "token_blacklist.rules",
+        (
+            *ratios,
+            Record(CHECK_ERROR_RATIO, _ratio(f'{CHECKS}{{result="error"}}', CHECKS, "5m")),
+            *(_latency(q) for q in QUANTILES),
+        ),
+    )
+    # Thirty days of samples are read on every evaluation: evaluate it less often.
+    budget = Group(
+        "token_blacklist_slo_budget.rules",
+        (Record(failure_ratio("30d"), _ratio(TOKEN_FAILURES, TOKENS, "30d")),),
+        interval="5m",
+    )
+    return fast, budget
+
+
+def _percent(ratio: float) -> str:
+    return f"{ratio * 100:g}%"
+
+
+def _burn_alert(settings: Settings, window: BurnWindow) -> Alert:
+    threshold = settings.burn_threshold(window)
+    name = "TokenBlacklistErrorBudgetBurn"
+    return Alert(
+        name,
+        f"{failure_ratio(window.long)} > {threshold:g}\n"
+        f"and on (job)\n"
+        f"{failure_ratio(window.short)} > {threshold:g}",
+        window.hold,
+        window.severity,
+        "Token revocations are burning the blacklisting error budget too fast.",
+        f"{{{{ $labels.job }}}} failed to revoke {{{{ $value | humanizePercentage }}}} of "
+        f"tokens over the last {window.long} (and over {window.short}): {window.factor:g}x the "
+        f"budget of the {_percent(settings.objective)} objective. Revoked tokens may still be "
+        "accepted.",
+        settings.runbook(name),
+        {"long_window": window.long, "short_window": window.short},
+    )
+
+
+def _failure_ratio_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistHighFailureRatio"
+    threshold = settings.fast_failure_ratio
+    return Alert(
+        name,
+        f"{failure_ratio('5m')} > {threshold:g}",
+        "5m",
+        "critical",
+        "Token revocations are failing: logged-out tokens stay valid.",
+        f"{{{{ $labels.job }}}} failed to revoke {{{{ $value | humanizePercentage }}}} of the "
+        f"tokens it was asked to blacklist over the last 5m (threshold {_percent(threshold)}).",
+        settings.runbook(name),
+    )
+
+
+def _redis_unavailable_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistRedisUnavailable"
+    blacklist = f'{OPERATIONS}{{operation="blacklist"'
+    return Alert(
+        name,
+        f'sum by (job) (rate({blacklist}, outcome="failure"}}[2m])) > 0\n'
+        f"unless on (job)\n"
+        f'sum by (job) (rate({blacklist}, outcome=~"success|partial"}}[2m])) > 0\n'
+        f"and on (job)\n"
+        f'sum by (job) (rate({TOKEN_FAILURES}{{reason=~"{UNREACHABLE_REASONS}"}}[2m])) > 0',
+        "2m",
+        "critical",
+        "Redis is unreachable: no token can be blacklisted.",
+        "Every blacklist call of {{ $labels.job }} failed for at least 2 minutes "
+        "({{ $value | humanize }} failed calls/s) with connection, timeout, auth or cluster "
+        "errors.",
+        settings.runbook(name),
+    )
+
+
+def _check_errors_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistCheckErrors"
+    threshold = settings.check_error_ratio
+    return Alert(
+        name,
+        f"{CHECK_ERROR_RATIO} > {threshold:g}",
+        "5m",
+        "critical",
+        "Blacklist checks are failing: requests are failing open or closed.",
+        f"{{{{ $value | humanizePercentage }}}} of the blacklist checks of {{{{ $labels.job }}}} "
+        f"could not ask Redis over the last 5m (threshold {_percent(threshold)}); they were "
+        "answered by the on_check_error policy (raise, deny or allow).",
+        settings.runbook(name),
+    )
+
+
+def _latency_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistSlowBlacklisting"
+    threshold = settings.blacklist_p99_seconds
+    return Alert(
+        name,
+        f'{LATENCY}{{operation="blacklist", quantile="0.99"}} > {threshold:g}',
+        "10m",
+        "warning",
+        "Blacklisting tokens is slow: logouts wait for it.",
+        f"p99 of blacklist_tokens on {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
+        f"over the last 5m (threshold {threshold:g}s).",
+        settings.runbook(name),
+    )
+
+
+def _absent_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistMetricsAbsent"
+    return Alert(
+        name,
+        f"group by (job) (present_over_time({OPERATIONS}[1h]))\n"
+        f"unless on (job)\n"
+        f"group by (job) ({OPERATIONS})",
+        "10m",
+        "warning",
+        "token-blacklist metrics disappeared from a job that exported them.",
+        "{{ $labels.job }} exported token_blacklist_operations_total within the last hour "
+        "but exports it no more: the instrumentation or the scrape broke, and the other "
+        "token-blacklist alerts are blind for this job.",
+        settings.runbook(name),
+    )
+
+
+def alert_groups(settings: Settings) -> tuple[Group, ...]:
+    """Every alert, in the order of the runbook."""
+    alerts = (
+        *(_burn_alert(settings, window) for window in BURN_WINDOWS),
+        _failure_ratio_alert(settings),
+        _redis_unavailable_alert(settings),
+        _check_errors_alert(settings),
+        _latency_alert(settings),
+        _absent_alert(settings),
+    )
+    return (Group("token_blacklist.alerts", alerts),)
