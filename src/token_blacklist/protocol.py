@@ -9,7 +9,7 @@ Because every decision lives here, the sync, async and cluster paths cannot drif
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Hashable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -70,28 +70,39 @@ class SendChunk:
     delay: float
 
 
+def _single_server(token_hash: str) -> Hashable:
+    return None
+
+
 def blacklist_protocol(
-    plan: BlacklistPlan, chunk_size: int, policy: RetryPolicy
+    plan: BlacklistPlan,
+    chunk_size: int,
+    policy: RetryPolicy,
+    server_of: Callable[[str], Hashable] | None = None,
 ) -> Generator[SendChunk, Reply, BlacklistResult]:
     """Send ``plan`` in chunks; classify every reply; re-send what may still succeed.
 
-    A hash counts as succeeded once a ``SET`` for it is acknowledged. Once a whole chunk is
-    lost to connection errors or timeouts with nothing acknowledged (or the server refuses
-    connections outright), Redis is plainly down: the remaining chunks are reported failed
-    with the same reason without being sent, which bounds the time a call can take.
+    A hash counts as succeeded once a ``SET`` for it is acknowledged. Once a server's whole
+    share of a chunk is lost to connection errors or timeouts with nothing acknowledged (or
+    the server refuses connections outright), that server is plainly down: its hashes in
+    the remaining chunks are reported failed with the same reason without being sent, which
+    bounds the time a call can take. ``server_of`` maps a hash to the server that owns it
+    (a Redis Cluster node); by default there is one server, so "down" means all of Redis.
     """
+    where = server_of or _single_server
     succeeded = 0
     failures: dict[str, FailureReason] = {}
     chunks = 0
     round_trips = 0
-    down: FailureReason | None = None
+    down: dict[Hashable, FailureReason] = {}
     hashes = plan.hashes
     for start in range(0, len(hashes), chunk_size):
         chunk = hashes[start : start + chunk_size]
         chunks += 1
-        if down is not None:
-            failures.update(dict.fromkeys(chunk, down))
-            continue
+        if down:
+            skipped = {h: down[s] for h in chunk if (s := where(h)) in down}
+            failures.update(skipped)
+            chunk = [h for h in chunk if h not in skipped]
         pending = chunk
         attempt = 0
         while pending:
@@ -123,10 +134,7 @@ def blacklist_protocol(
             }
             final = {h: r for h, r in retry.items() if h not in retriable}
             failures.update(final)
-            if final and acknowledged == 0 and not retriable:
-                reasons = set(final.values())
-                if len(reasons) == 1 and reasons <= _UNREACHABLE and len(final) == len(pending):
-                    down = reasons.pop()
+            down.update(_servers_down(pending, final, where))
             pending = list(retriable)
     return BlacklistResult(
         requested=len(hashes),
@@ -135,6 +143,25 @@ def blacklist_protocol(
         chunks=chunks,
         round_trips=round_trips,
     )
+
+
+def _servers_down(
+    pending: Sequence[str], final: dict[str, FailureReason], where: Callable[[str], Hashable]
+) -> dict[Hashable, FailureReason]:
+    """The servers whose every pending hash just failed for good with one unreachable reason.
+
+    A server with anything acknowledged or still to be re-sent in this round is not down.
+    """
+    shares: dict[Hashable, list[str]] = {}
+    for token_hash in pending:
+        shares.setdefault(where(token_hash), []).append(token_hash)
+    down: dict[Hashable, FailureReason] = {}
+    for server, share in shares.items():
+        reasons = {final.get(h) for h in share}
+        reason = reasons.pop()
+        if not reasons and reason is not None and reason in _UNREACHABLE:
+            down[server] = reason
+    return down
 
 
 @dataclass(frozen=True, slots=True)
