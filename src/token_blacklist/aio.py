@@ -19,7 +19,15 @@ from .options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
 from .plan import TtlSpec, plan_blacklist, plan_check, validate_hash
 from .protocol import Reply, SendChunk, answer_check, blacklist_protocol, interpret_check
 from .result import BlacklistResult
-from .telemetry import BLACKLIST_SPAN, CHECK_SPAN
+from .stream import DEFAULT_BATCH_SIZE, StreamTally, check_batch_size, record_interrupted
+from .subjects import (
+    RevokeAllResult,
+    interpret_subject_check,
+    plan_revoke_all,
+    plan_subject_check,
+    revoke_all_protocol,
+)
+from .telemetry import BLACKLIST_SPAN, CHECK_SPAN, REVOKE_ALL_SPAN
 from .transport import async_transport_for
 
 __all__ = ["AsyncTokenBlacklist"]
@@ -95,22 +103,113 @@ class AsyncTokenBlacklist:
             core.telemetry.record_blacklist(span, result, time.perf_counter() - started)
         return result
 
-    async def is_blacklisted(self, token_hash: str) -> bool:
-        """Whether ``token_hash`` is blacklisted (subject to the ``on_check_error`` policy)."""
+    async def blacklist_stream(
+        self, token_hashes: Iterable[str], ttl: TtlSpec, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> BlacklistResult:
+        """Write every hash of an iterable, ``batch_size`` at a time, without holding it all.
+
+        For inputs too large to materialise (a generator over millions of hashes): each
+        batch is validated, de-duplicated and sent like one :meth:`blacklist_tokens` call,
+        and the batches' outcomes are summed into one :class:`BlacklistResult` (one span,
+        one log event). Unlike :meth:`blacklist_tokens`, duplicates are only removed within
+        a batch (one repeated across batches counts once per batch), and invalid input in a
+        later batch raises after the earlier batches were written: the exception's
+        ``partial_result`` says what they achieved. When everything fails, ``failures``
+        holds every hash: about 150 bytes each, so 1 M failures take roughly 150 MB.
+        Once Redis is plainly down (as in :meth:`blacklist_tokens`), the remaining batches
+        are read, validated and reported failed without being sent.
+        """
+        core = self._core
+        check_batch_size(batch_size)
+        started = time.perf_counter()
+        tally = StreamTally()
+        with core.telemetry.span(BLACKLIST_SPAN, {"token_blacklist.stream": True}) as span:
+            try:
+                for plan in tally.plans(token_hashes, ttl, batch_size):
+                    if tally.down is None:
+                        protocol = blacklist_protocol(plan, core.chunk_size, core.retry)
+                        tally.add(await self._drive(protocol))
+                    else:
+                        tally.skip(plan.hashes, core.chunk_size, tally.down)
+            except Exception as error:
+                elapsed = time.perf_counter() - started
+                record_interrupted(core.telemetry, span, error, tally.result(), elapsed)
+                raise
+            result = tally.result()
+            core.telemetry.record_blacklist(span, result, time.perf_counter() - started)
+        return result
+
+    async def is_blacklisted(
+        self, token_hash: str, *, subject: str | None = None, issued_at: float | None = None
+    ) -> bool:
+        """Whether ``token_hash`` is blacklisted (subject to the ``on_check_error`` policy).
+
+        With ``subject`` and ``issued_at`` (the token's ``sub`` and ``iat``), a token issued
+        before the subject's :meth:`revoke_all` not-before counts as blacklisted too; both
+        are read in one round trip.
+        """
         core = self._core
         started = time.perf_counter()
         with core.telemetry.span(CHECK_SPAN, {}) as span:
             try:
                 hashes = [validate_hash(token_hash)]
+                check = plan_subject_check(core.key_prefix, subject, issued_at)
             except (TypeError, ValueError) as error:
                 core.telemetry.record_rejected("check", error, span)
                 raise
-            reply = await self._transport.send_exists([core.key_prefix + hashes[0]])
-            outcome = interpret_check(hashes, reply)
+            token_key = core.key_prefix + hashes[0]
+            subject_revoked: bool | None = None
+            if check is None:
+                outcome = interpret_check(hashes, await self._transport.send_exists([token_key]))
+            else:
+                reply = await self._transport.send_exists_and_not_before(
+                    token_key, check.subject_key
+                )
+                outcome, subject_revoked = interpret_subject_check(hashes[0], check, reply)
             core.telemetry.record_check(
-                span, 1, outcome, core.on_check_error, time.perf_counter() - started
+                span,
+                1,
+                outcome,
+                core.on_check_error,
+                time.perf_counter() - started,
+                subject_revoked=subject_revoked,
             )
         return bool(answer_check(outcome, core.on_check_error))
+
+    async def revoke_all(
+        self, subject: str, ttl: int, *, clock_skew: float = 1.0
+    ) -> RevokeAllResult:
+        """Revoke every token of ``subject`` issued before now ("log out everywhere").
+
+        Stores the subject's not-before, ``ceil(now + clock_skew)``, for ``ttl`` seconds (the
+        longest lifetime of the subject's tokens); it never moves an existing one backwards.
+        Checks that pass ``subject``/``issued_at`` honour it. Redis failures are in the
+        returned :class:`RevokeAllResult`, never raised; bad input raises before sending.
+        """
+        core = self._core
+        started = time.perf_counter()
+        with core.telemetry.span(REVOKE_ALL_SPAN, {}) as span:
+            try:
+                plan = plan_revoke_all(
+                    core.key_prefix, subject, ttl, now=time.time(), clock_skew=clock_skew
+                )
+            except (TypeError, ValueError) as error:
+                core.telemetry.record_rejected("revoke_all", error, span)
+                raise
+            protocol = revoke_all_protocol(plan, core.retry)
+            try:
+                request = next(protocol)
+                while True:
+                    if request.delay:
+                        await asyncio.sleep(request.delay)
+                    reply = await self._transport.send_not_before(
+                        request.key, request.not_before, request.expire_seconds
+                    )
+                    request = protocol.send(reply)
+            except StopIteration as stop:
+                result: RevokeAllResult = stop.value
+            core.telemetry.record_revoke_all(span, result, time.perf_counter() - started)
+        return result
 
     async def blacklisted(self, token_hashes: Iterable[str]) -> set[str]:
         """The subset of ``token_hashes`` that is blacklisted (one pipeline of ``EXISTS``)."""

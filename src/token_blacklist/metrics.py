@@ -10,7 +10,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, values
 
 from .result import FailureReason
 
@@ -20,10 +20,11 @@ __all__ = [
     "OPERATIONS",
     "OPERATION_OUTCOMES",
     "Metrics",
+    "exemplars_supported",
     "metrics_for",
 ]
 
-OPERATIONS = ("blacklist", "check")
+OPERATIONS = ("blacklist", "check", "revoke_all")
 OPERATION_OUTCOMES = ("success", "partial", "failure", "rejected")
 CHECK_RESULTS = ("blacklisted", "not_blacklisted", "error")
 DURATION_BUCKETS = (
@@ -115,3 +116,10 @@ def metrics_for(registry: CollectorRegistry | None) -> Metrics:
             found = Metrics.register(target)
             _by_registry[target] = found
         return found
+
+
+def exemplars_supported() -> bool:
+    """False in prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set when
+    it was imported): its file-backed values drop exemplars without a word (``set_exemplar``
+    is a no-op in prometheus_client 0.26), so the library does not build them there."""
+    return values.ValueClass is values.MutexValue

@@ -18,15 +18,23 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from prometheus_client import CollectorRegistry
 
 from . import __about__
-from .metrics import CHECK_RESULTS, OPERATION_OUTCOMES, OPERATIONS, metrics_for
+from .metrics import (
+    CHECK_RESULTS,
+    OPERATION_OUTCOMES,
+    OPERATIONS,
+    exemplars_supported,
+    metrics_for,
+)
 from .protocol import CheckOutcome
 from .result import BlacklistResult, FailureReason
+from .subjects import RevokeAllResult
 
-__all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "Telemetry"]
+__all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "REVOKE_ALL_SPAN", "Telemetry"]
 
 LOGGER_NAME: Final = "token_blacklist"
 BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
 CHECK_SPAN: Final = "token_blacklist.check"
+REVOKE_ALL_SPAN: Final = "token_blacklist.revoke_all"
 
 AttributeValue = str | int | float | bool
 
@@ -45,6 +53,10 @@ def _exemplar(span: Span) -> dict[str, str] | None:
     context = span.get_span_context()
     if context.is_valid and context.trace_flags.sampled:
         return {"trace_id": format(context.trace_id, "032x")}
+    return None
+
+
+def _no_exemplar(span: Span) -> None:
     return None
 
 
@@ -89,6 +101,8 @@ class Telemetry:
         self._duration = {op: metrics.duration.labels(op) for op in OPERATIONS}
         self._batch_size = metrics.batch_size
         self._checks = {r: metrics.checks.labels(r) for r in CHECK_RESULTS}
+        # Multiprocess mode drops exemplars silently: do not build them for nothing.
+        self._exemplar = _exemplar if exemplars_supported() else _no_exemplar
 
     @contextmanager
     def span(self, name: str, attributes: Mapping[str, AttributeValue]) -> Iterator[Span]:
@@ -158,7 +172,7 @@ class Telemetry:
             for reason, count in reasons.items():
                 self._failures[reason].inc(count)
         self._operations[("blacklist", outcome)].inc()
-        self._duration["blacklist"].observe(duration, _exemplar(span))
+        self._duration["blacklist"].observe(duration, self._exemplar(span))
         self._batch_size.observe(result.requested)
 
         fields = {
@@ -178,9 +192,20 @@ class Telemetry:
             self._logger.error("token_blacklist.failure", **fields)
 
     def record_check(
-        self, span: Span, checked: int, outcome: CheckOutcome, policy: str, duration: float
+        self,
+        span: Span,
+        checked: int,
+        outcome: CheckOutcome,
+        policy: str,
+        duration: float,
+        *,
+        subject_revoked: bool | None = None,
     ) -> None:
-        """Span attributes, metrics and (on errors) the log event of a finished check."""
+        """Span attributes, metrics and (on errors) the log event of a finished check.
+
+        ``subject_revoked`` (subject-aware checks only): whether the subject's not-before,
+        rather than the token's own key, is what blacklisted the token.
+        """
         errors = len(outcome.errors)
         blacklisted = len(outcome.blacklisted)
         answered = checked - errors
@@ -189,6 +214,8 @@ class Telemetry:
             "token_blacklist.blacklisted": blacklisted,
             "token_blacklist.check_errors": errors,
         }
+        if subject_revoked is not None:
+            attributes["token_blacklist.subject_revoked"] = subject_revoked
         op_outcome = _outcome(answered, errors)
         if errors:
             counts: dict[FailureReason, int] = {}
@@ -207,7 +234,7 @@ class Telemetry:
         if answered - blacklisted:
             self._checks["not_blacklisted"].inc(answered - blacklisted)
         self._operations[("check", op_outcome)].inc()
-        self._duration["check"].observe(duration, _exemplar(span))
+        self._duration["check"].observe(duration, self._exemplar(span))
         if errors:
             log = self._logger.error if op_outcome == "failure" else self._logger.warning
             log(
@@ -219,3 +246,32 @@ class Telemetry:
                 duration_ms=round(duration * 1000, 3),
                 **_trace_fields(span),
             )
+
+    def record_revoke_all(self, span: Span, result: RevokeAllResult, duration: float) -> None:
+        """Span attributes, metrics and the log event of a finished ``revoke_all``.
+
+        The subject appears nowhere: not in the span, a label or the log event.
+        """
+        outcome = "success" if result.ok else "failure"
+        span.set_attributes(
+            {
+                "token_blacklist.not_before": result.not_before,
+                "token_blacklist.round_trips": result.round_trips,
+            }
+        )
+        if result.reason is not None:
+            span.set_attribute("error.type", result.reason.value)
+            span.set_status(Status(StatusCode.ERROR, result.describe()))
+        self._operations[("revoke_all", outcome)].inc()
+        self._duration["revoke_all"].observe(duration, self._exemplar(span))
+        fields = {
+            "not_before": result.not_before,
+            "round_trips": result.round_trips,
+            "duration_ms": round(duration * 1000, 3),
+            **_trace_fields(span),
+        }
+        if result.ok:
+            self._logger.info("token_blacklist.subject_revoked", **fields)
+        else:
+            reason = result.reason.value if result.reason else FailureReason.OTHER.value
+            self._logger.error("token_blacklist.revoke_all_failed", reason=reason, **fields)

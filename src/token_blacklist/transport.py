@@ -14,6 +14,7 @@ import redis
 import redis.asyncio
 
 from .protocol import Reply
+from .subjects import NOT_BEFORE_MEMBER
 
 __all__ = [
     "REDIS_FAILURES",
@@ -36,6 +37,12 @@ class SyncTransport(Protocol):
     def send_exists(self, keys: Sequence[str]) -> Reply:
         """``EXISTS key`` for each key (one key per command)."""
 
+    def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        """``ZADD key GT not_before nbf``, ``EXPIRE key s NX``, ``EXPIRE key s GT``: 3 replies."""
+
+    def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        """``EXISTS token_key`` and ``ZSCORE subject_key nbf`` in one round trip: 2 replies."""
+
 
 class AsyncTransport(Protocol):
     async def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
@@ -43,6 +50,23 @@ class AsyncTransport(Protocol):
 
     async def send_exists(self, keys: Sequence[str]) -> Reply:
         """``EXISTS key`` for each key (one key per command)."""
+
+    async def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        """``ZADD key GT not_before nbf``, ``EXPIRE key s NX``, ``EXPIRE key s GT``: 3 replies."""
+
+    async def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        """``EXISTS token_key`` and ``ZSCORE subject_key nbf`` in one round trip: 2 replies."""
+
+
+def _not_before_commands(
+    key: str, not_before: int, expire_seconds: int
+) -> list[tuple[str | int, ...]]:
+    """The commands of ``revoke_all`` (see :mod:`.subjects` for why these three)."""
+    return [
+        ("ZADD", key, "GT", not_before, NOT_BEFORE_MEMBER),
+        ("EXPIRE", key, expire_seconds, "NX"),
+        ("EXPIRE", key, expire_seconds, "GT"),
+    ]
 
 
 class PipelineTransport:
@@ -71,6 +95,24 @@ class PipelineTransport:
         except REDIS_FAILURES as error:
             return error
 
+    def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        pipe = self._client.pipeline(transaction=False)
+        for command in _not_before_commands(key, not_before, expire_seconds):
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+        try:
+            return pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+    def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.execute_command("EXISTS", token_key)  # type: ignore[no-untyped-call]
+        pipe.execute_command("ZSCORE", subject_key, NOT_BEFORE_MEMBER)  # type: ignore[no-untyped-call]
+        try:
+            return pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
 
 class AsyncPipelineTransport:
     """The asyncio twin of :class:`PipelineTransport`."""
@@ -94,6 +136,24 @@ class AsyncPipelineTransport:
             pipe = self._client.pipeline(transaction=False)
             for key in keys:
                 pipe.execute_command("EXISTS", key)
+            return await pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+    async def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        pipe = self._client.pipeline(transaction=False)
+        for command in _not_before_commands(key, not_before, expire_seconds):
+            pipe.execute_command(*command)
+        try:
+            return await pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+    async def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.execute_command("EXISTS", token_key)
+        pipe.execute_command("ZSCORE", subject_key, NOT_BEFORE_MEMBER)
+        try:
             return await pipe.execute(raise_on_error=False)
         except REDIS_FAILURES as error:
             return error

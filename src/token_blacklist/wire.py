@@ -159,6 +159,12 @@ class WireTransport:
     def send_exists(self, keys: Sequence[str]) -> Reply:
         return self._checks.send_exists(keys)
 
+    def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        return self._checks.send_not_before(key, not_before, expire_seconds)
+
+    def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        return self._checks.send_exists_and_not_before(token_key, subject_key)
+
 
 async def _read_each_async(conn: Any, count: int) -> list[object]:
     replies: list[object] = []
@@ -248,3 +254,9 @@ class AsyncWireTransport:
 
     async def send_exists(self, keys: Sequence[str]) -> Reply:
         return await self._checks.send_exists(keys)
+
+    async def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        return await self._checks.send_not_before(key, not_before, expire_seconds)
+
+    async def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        return await self._checks.send_exists_and_not_before(token_key, subject_key)
