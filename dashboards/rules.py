@@ -163,8 +163,7 @@ def _redis_unavailable_alert(settings: Settings) -> Alert:
         "critical",
         "Redis is unreachable: no token can be blacklisted.",
         "Every blacklist call of {{ $labels.job }} failed for at least 2 minutes "
-        "({{ $value | humanize }} failed calls/s) with connection, timeout, auth or cluster "
-        "errors.",
+        "(100% of calls) with connection, timeout, auth or cluster errors.",
         settings.runbook(name),
     )
 
