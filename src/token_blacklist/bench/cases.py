@@ -1,0 +1,157 @@
+"""The measured cases: a logout call, a check, and bulk revocation, each next to the
+plain redis-py code a user would otherwise write (the baseline of its ratio)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from ..aio import AsyncTokenBlacklist
+from ..client import TokenBlacklist
+from .setups import FULL, UNCONFIGURED, client_kwargs
+from .timing import Case
+
+__all__ = ["PREFIX", "TTL", "bulk_cases", "check_cases", "logout_cases", "make_hashes"]
+
+PREFIX = "token_blacklist_bench"
+TTL = 300
+CHUNK = 1000
+SETUPS = (FULL, UNCONFIGURED)
+
+
+def make_hashes(count: int, salt: int = 0) -> list[str]:
+    """Distinct valid 64-hex-character hashes, cheap to make by the million."""
+    return [format((i + salt * 10**9) * 0x9E3779B97F4A7C15 + salt, "064x") for i in range(count)]
+
+
+def _module(client: Any, setup: str) -> TokenBlacklist:
+    return TokenBlacklist(client, PREFIX, **client_kwargs(setup))
+
+
+def _amodule(client: Any, setup: str) -> AsyncTokenBlacklist:
+    return AsyncTokenBlacklist(client, PREFIX, **client_kwargs(setup))
+
+
+def _pipeline_sets(client: redis.Redis, hashes: Sequence[str]) -> int:
+    pipe = client.pipeline(transaction=False)
+    for token_hash in hashes:
+        pipe.set(f"{PREFIX}:{token_hash}", 1, ex=TTL)
+    return sum(1 for reply in pipe.execute(raise_on_error=False) if reply is True)
+
+
+async def _apipeline_sets(client: redis.asyncio.Redis, hashes: Sequence[str]) -> int:
+    pipe = client.pipeline(transaction=False)
+    for token_hash in hashes:
+        pipe.set(f"{PREFIX}:{token_hash}", 1, ex=TTL)
+    return sum(1 for reply in await pipe.execute(raise_on_error=False) if reply is True)
+
+
+def _in_loop(runner: asyncio.Runner, make: Callable[[], Any]) -> Callable[[], object]:
+    return lambda: runner.run(make())
+
+
+def logout_cases(
+    client: redis.Redis, aclient: redis.asyncio.Redis, runner: asyncio.Runner, calls: int
+) -> list[Case]:
+    """2 hashes per call: the baseline pipeline, then the module with each telemetry setup."""
+    pairs = [(a, b) for a, b in zip(*[iter(make_hashes(2 * calls, salt=1))] * 2, strict=True)]
+
+    def baseline() -> None:
+        for pair in pairs:
+            _pipeline_sets(client, pair)
+
+    async def abaseline() -> None:
+        for pair in pairs:
+            await _apipeline_sets(aclient, pair)
+
+    cases = [Case("logout.sync.baseline", baseline, calls)]
+    cases.append(Case("logout.async.baseline", _in_loop(runner, abaseline), calls))
+    for setup in SETUPS:
+        module = _module(client, setup)
+        amodule = runner.run(_acreate(aclient, setup))
+
+        def sync_call(module: TokenBlacklist = module) -> None:
+            for pair in pairs:
+                module.blacklist_tokens(pair, TTL)
+
+        async def async_call(amodule: AsyncTokenBlacklist = amodule) -> None:
+            for pair in pairs:
+                await amodule.blacklist_tokens(pair, TTL)
+
+        cases.append(Case(f"logout.sync.{setup}", sync_call, calls))
+        cases.append(Case(f"logout.async.{setup}", _in_loop(runner, async_call), calls))
+    return cases
+
+
+async def _acreate(aclient: redis.asyncio.Redis, setup: str) -> AsyncTokenBlacklist:
+    return _amodule(aclient, setup)  # built inside the loop that will use it
+
+
+def check_cases(
+    client: redis.Redis, aclient: redis.asyncio.Redis, runner: asyncio.Runner, calls: int
+) -> list[Case]:
+    """One hash per call: a plain ``EXISTS`` vs ``is_blacklisted`` with each setup."""
+    hashes = make_hashes(calls, salt=1)  # half of them were written by the logout cases
+    keys = [f"{PREFIX}:{h}" for h in hashes]
+
+    def baseline() -> None:
+        for key in keys:
+            client.exists(key)
+
+    async def abaseline() -> None:
+        for key in keys:
+            await aclient.exists(key)
+
+    cases = [
+        Case("check.sync.baseline", baseline, calls),
+        Case("check.async.baseline", _in_loop(runner, abaseline), calls),
+    ]
+    for setup in SETUPS:
+        module = _module(client, setup)
+        amodule = runner.run(_acreate(aclient, setup))
+
+        def sync_call(module: TokenBlacklist = module) -> None:
+            for token_hash in hashes:
+                module.is_blacklisted(token_hash)
+
+        async def async_call(amodule: AsyncTokenBlacklist = amodule) -> None:
+            for token_hash in hashes:
+                await amodule.is_blacklisted(token_hash)
+
+        cases.append(Case(f"check.sync.{setup}", sync_call, calls))
+        cases.append(Case(f"check.async.{setup}", _in_loop(runner, async_call), calls))
+    return cases
+
+
+def bulk_cases(
+    client: redis.Redis, aclient: redis.asyncio.Redis, runner: asyncio.Runner, size: int
+) -> list[Case]:
+    """``size`` hashes: the module (full telemetry) vs redis-py pipelines of 1000."""
+    hashes = make_hashes(size, salt=2)
+    module = _module(client, FULL)
+    amodule = runner.run(_acreate(aclient, FULL))
+
+    def pipeline() -> None:
+        for start in range(0, size, CHUNK):
+            _pipeline_sets(client, hashes[start : start + CHUNK])
+
+    async def apipeline() -> None:
+        for start in range(0, size, CHUNK):
+            await _apipeline_sets(aclient, hashes[start : start + CHUNK])
+
+    def sync_module() -> None:
+        module.blacklist_tokens(hashes, TTL).raise_for_failures()
+
+    async def async_module() -> None:
+        (await amodule.blacklist_tokens(hashes, TTL)).raise_for_failures()
+
+    return [
+        Case(f"bulk{size}.sync.pipeline", pipeline, size),
+        Case(f"bulk{size}.sync.module", sync_module, size),
+        Case(f"bulk{size}.async.pipeline", _in_loop(runner, apipeline), size),
+        Case(f"bulk{size}.async.module", _in_loop(runner, async_module), size),
+    ]

@@ -1,0 +1,56 @@
+"""Interleaved, repeated timing: every case runs once per round, so a noisy neighbour
+slows all cases of a round alike and the medians stay comparable."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Case", "Measured", "run_rounds"]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """``run()`` performs ``units`` operations (calls or tokens) once."""
+
+    name: str
+    run: Callable[[], object]
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    name: str
+    units: int
+    seconds: list[float]
+    """Wall time of each round."""
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def per_unit_us(self) -> float:
+        return self.median_seconds / self.units * 1e6
+
+    @property
+    def units_per_second(self) -> float:
+        return self.units / self.median_seconds
+
+
+def run_rounds(cases: Sequence[Case], rounds: int, warmup: bool = True) -> dict[str, Measured]:
+    """Run every case ``rounds`` times, interleaved (round-robin), after one warm-up pass."""
+    if warmup:
+        for case in cases:
+            case.run()
+    times: dict[str, list[float]] = {case.name: [] for case in cases}
+    for round_number in range(rounds):
+        # Rotate the order so no case always follows the same neighbour.
+        shift = round_number % len(cases)
+        for case in [*cases[shift:], *cases[:shift]]:
+            started = time.perf_counter()
+            case.run()
+            times[case.name].append(time.perf_counter() - started)
+    return {case.name: Measured(case.name, case.units, times[case.name]) for case in cases}
