@@ -15,6 +15,7 @@ import redis.asyncio
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from .cluster import server_map
 from .options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
 from .plan import TtlSpec, plan_blacklist, plan_check, validate_hash
 from .protocol import Reply, SendChunk, answer_check, blacklist_protocol, interpret_check
@@ -82,6 +83,8 @@ class AsyncTokenBlacklist:
             retry_backoff=retry_backoff,
             on_check_error=on_check_error,
         )
+        # A cluster's nodes fail one by one: the core must not take one for all of Redis.
+        self._server_of = server_map(self._transport, self._core.key_prefix)
 
     async def blacklist_tokens(self, token_hashes: Iterable[str], ttl: TtlSpec) -> BlacklistResult:
         """Write every hash with ``ttl`` (seconds, or a mapping hash -> seconds).
@@ -99,7 +102,9 @@ class AsyncTokenBlacklist:
                 core.telemetry.record_rejected("blacklist", error, span)
                 raise
             span.set_attribute("token_blacklist.requested", len(plan.hashes))
-            result = await self._drive(blacklist_protocol(plan, core.chunk_size, core.retry))
+            result = await self._drive(
+                blacklist_protocol(plan, core.chunk_size, core.retry, self._server_of)
+            )
             core.telemetry.record_blacklist(span, result, time.perf_counter() - started)
         return result
 
@@ -127,7 +132,9 @@ class AsyncTokenBlacklist:
             try:
                 for plan in tally.plans(token_hashes, ttl, batch_size):
                     if tally.down is None:
-                        protocol = blacklist_protocol(plan, core.chunk_size, core.retry)
+                        protocol = blacklist_protocol(
+                            plan, core.chunk_size, core.retry, self._server_of
+                        )
                         tally.add(await self._drive(protocol))
                     else:
                         tally.skip(plan.hashes, core.chunk_size, tally.down)

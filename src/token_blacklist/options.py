@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from .cluster import is_cluster_client
 from .plan import validate_prefix
 from .protocol import RetryPolicy
 from .telemetry import AttributeValue, Telemetry
@@ -39,6 +40,8 @@ def _server_attributes(client: Any) -> dict[str, AttributeValue]:
 
 def _client_retries(client: Any) -> int:
     """How many times redis-py itself re-sends a pipeline after a connection error."""
+    if is_cluster_client(client):
+        return 0  # the cluster transport uses redis-py's node clients, which never retry
     get_retry = getattr(client, "get_retry", None)
     retry = get_retry() if callable(get_retry) else None
     get_retries = getattr(retry, "get_retries", None)

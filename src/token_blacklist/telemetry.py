@@ -18,6 +18,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from prometheus_client import CollectorRegistry
 
 from . import __about__
+from .call_nodes import collect_nodes, current_node_fields
 from .metrics import (
     CHECK_RESULTS,
     OPERATION_OUTCOMES,
@@ -58,6 +59,14 @@ def _exemplar(span: Span) -> dict[str, str] | None:
 
 def _no_exemplar(span: Span) -> None:
     return None
+
+
+def _record_nodes(span: Span) -> dict[str, int | list[str]]:
+    """Cluster calls: how many nodes took part and which lost a round trip (by address)."""
+    fields = current_node_fields()
+    for name, value in fields.items():
+        span.set_attribute(f"token_blacklist.{name}", value)
+    return fields
 
 
 def _reason_fields(reasons: Mapping[FailureReason, int]) -> dict[str, int]:
@@ -112,7 +121,7 @@ class Telemetry:
         exception text and traceback (including chained redis-py messages, which name
         keys). :meth:`record_crash` records the class only.
         """
-        with self._tracer.start_as_current_span(
+        with collect_nodes(), self._tracer.start_as_current_span(
             name,
             kind=SpanKind.INTERNAL,
             attributes={**self._base_attributes, **attributes},
@@ -182,6 +191,7 @@ class Telemetry:
             "reasons": _reason_fields(reasons),
             "chunks": result.chunks,
             "duration_ms": round(duration * 1000, 3),
+            **_record_nodes(span),
             **_trace_fields(span),
         }
         if outcome == "success":
@@ -209,6 +219,7 @@ class Telemetry:
         errors = len(outcome.errors)
         blacklisted = len(outcome.blacklisted)
         answered = checked - errors
+        node_fields = _record_nodes(span)
         attributes: dict[str, AttributeValue] = {
             "token_blacklist.checked": checked,
             "token_blacklist.blacklisted": blacklisted,
@@ -244,6 +255,7 @@ class Telemetry:
                 reasons=_reason_fields(counts),
                 policy=policy,
                 duration_ms=round(duration * 1000, 3),
+                **node_fields,
                 **_trace_fields(span),
             )
 

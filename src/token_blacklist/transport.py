@@ -165,8 +165,12 @@ def sync_transport_for(client: Any, *, fast_path: bool = True) -> SyncTransport:
     ``fast_path`` selects :class:`.wire.WireTransport` (hand-packed chunks on the client's
     own pooled connections) for a standalone :class:`redis.Redis`.
     """
-    if isinstance(client, redis.asyncio.Redis):
+    if isinstance(client, redis.asyncio.Redis | redis.asyncio.RedisCluster):
         raise TypeError("redis.asyncio clients need AsyncTokenBlacklist")
+    if isinstance(client, redis.RedisCluster):
+        from .cluster import ClusterTransport  # cluster builds on this module
+
+        return ClusterTransport(client)
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.Redis client, got {type(client).__name__}")
     if fast_path and isinstance(client, redis.Redis):
@@ -178,8 +182,12 @@ def sync_transport_for(client: Any, *, fast_path: bool = True) -> SyncTransport:
 
 def async_transport_for(client: Any, *, fast_path: bool = True) -> AsyncTransport:
     """The transport for an asyncio client (``fast_path``: see :func:`sync_transport_for`)."""
-    if isinstance(client, redis.Redis):
+    if isinstance(client, redis.Redis | redis.RedisCluster):
         raise TypeError("synchronous redis.Redis clients need TokenBlacklist")
+    if isinstance(client, redis.asyncio.RedisCluster):
+        from .cluster import AsyncClusterTransport
+
+        return AsyncClusterTransport(client)
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.asyncio.Redis client, got {type(client).__name__}")
     if fast_path and isinstance(client, redis.asyncio.Redis):

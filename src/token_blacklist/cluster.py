@@ -1,0 +1,324 @@
+"""Redis Cluster: every key goes to the node that owns its slot, one pipeline per node.
+
+redis-py's own cluster pipeline cannot say which keys were written when a node dies: the
+sync one fails the whole ``execute()`` or overwrites a node's read replies with the error,
+the async one raises after healthy nodes have applied their share. Here each node's share
+is its own round trip, so a dead or hung node fails only its own commands, MOVED/ASK
+redirects are followed, and the decision core (:mod:`.protocol`) receives exactly one
+reply per command, in order, as from any other transport.
+
+:func:`exchange` holds every routing decision (grouping by node, redirects, what a lost
+node means for its commands) as a sans-IO generator; the sync and async transports only
+move its batches, one node after the other or all nodes concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio.cluster
+import redis.cluster
+import redis.exceptions as rex
+from redis.crc import key_slot
+
+from .call_nodes import note_nodes
+from .protocol import Reply
+from .subjects import NOT_BEFORE_MEMBER
+from .transport import REDIS_FAILURES, _not_before_commands
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "AsyncClusterTransport",
+    "ClusterTransport",
+    "Exchange",
+    "NodeBatch",
+    "exchange",
+    "is_cluster_client",
+]
+
+Command = tuple[Any, ...]
+"""``("SET", key, ...)``: the key is always the second item."""
+NodeReply = Sequence[object] | BaseException
+"""What one node answered a batch: a reply per command, or the error that lost them all."""
+
+MAX_REDIRECTS = 3
+"""MOVED/ASK hops followed for one command within one send; then the error is its reply."""
+REFRESH_INTERVAL = 1.0
+"""Seconds between slot-map refreshes after a node refused or lost a connection."""
+
+_LOST = (rex.ConnectionError, rex.TimeoutError, OSError)
+"""Errors that break the connection: later replies of the same batch are lost with it."""
+
+CLUSTER_CLIENTS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
+
+
+def is_cluster_client(client: object) -> bool:
+    """True for redis-py's sync or asyncio ``RedisCluster``."""
+    return isinstance(client, CLUSTER_CLIENTS)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeBatch:
+    """Commands for one node (``host:port``); with ``asking`` each follows an ``ASKING``."""
+
+    node: str
+    positions: list[int]
+    commands: list[Command]
+    asking: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One step: apply the ``moved`` slot updates, then send every batch (any order)."""
+
+    batches: list[NodeBatch]
+    moved: list[rex.MovedError]
+
+
+@dataclass(slots=True)
+class ExchangeOutcome:
+    """One reply per command, and the nodes that took part or lost a round trip."""
+
+    replies: list[object]
+    nodes: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    refresh: str | None = None
+    """A node that refused or dropped connections: the slot map may be stale."""
+
+
+def _batches(targets: dict[int, tuple[str, bool]], commands: Sequence[Command]) -> list[NodeBatch]:
+    grouped: dict[tuple[str, bool], list[int]] = {}
+    for position, target in targets.items():
+        grouped.setdefault(target, []).append(position)
+    batches = []
+    for (node, asking), positions in grouped.items():
+        sent = [commands[p] for p in positions]
+        if asking:  # ASKING allows exactly the next command on the same connection
+            sent = [c for command in sent for c in (("ASKING",), command)]
+        batches.append(NodeBatch(node, positions, sent, asking))
+    return batches
+
+
+def _per_command(batch: NodeBatch, reply: NodeReply) -> list[object]:
+    """One reply per position; after a connection broke, the rest are lost with it."""
+    if isinstance(reply, BaseException):
+        return [reply] * len(batch.positions)
+    replies = list(reply[1::2] if batch.asking else reply)
+    if len(replies) != len(batch.positions):
+        return [rex.ClusterError("reply count does not match")] * len(batch.positions)
+    for index, value in enumerate(replies):
+        if isinstance(value, _LOST):
+            replies[index:] = [value] * (len(replies) - index)
+            break
+    return replies
+
+
+def _node_name(error: rex.AskError) -> str:
+    return f"{error.host}:{error.port}"
+
+
+def exchange(
+    commands: Sequence[Command], locate: Callable[[str], str]
+) -> Generator[Exchange, list[NodeReply], ExchangeOutcome]:
+    """Route ``commands`` by key slot (``locate``: key -> node), follow redirects.
+
+    Receives one :data:`NodeReply` per batch of each :class:`Exchange`, in order.
+    A key whose slot no node serves gets the routing error as its reply.
+    """
+    outcome = ExchangeOutcome([None] * len(commands))
+    targets: dict[int, tuple[str, bool]] = {}
+    for position, command in enumerate(commands):
+        try:
+            targets[position] = (locate(command[1]), False)
+        except (rex.RedisError, rex.RedisClusterException) as error:
+            outcome.replies[position] = error
+    moved: dict[int, rex.MovedError] = {}
+    for hop in range(MAX_REDIRECTS + 1):
+        if not targets:
+            break
+        batches = _batches(targets, commands)
+        node_replies = yield Exchange(batches, list(moved.values()))
+        moved, targets = {}, {}
+        for batch, node_reply in zip(batches, node_replies, strict=True):
+            outcome.nodes.add(batch.node)
+            for position, reply in zip(
+                batch.positions, _per_command(batch, node_reply), strict=True
+            ):
+                outcome.replies[position] = reply
+                if isinstance(reply, _LOST):
+                    outcome.failed.add(batch.node)
+                    if not isinstance(reply, rex.TimeoutError):
+                        outcome.refresh = batch.node
+                elif isinstance(reply, rex.AskError) and hop < MAX_REDIRECTS:
+                    targets[position] = (_node_name(reply), True)
+                    if isinstance(reply, rex.MovedError):  # the slot changed owner for good
+                        targets[position] = (_node_name(reply), False)
+                        moved[reply.slot_id] = reply
+    return outcome
+
+
+def _set_commands(keys: Sequence[str], ttls: Sequence[int]) -> list[Command]:
+    return [("SET", key, b"1", "EX", ttl) for key, ttl in zip(keys, ttls, strict=True)]
+
+
+def _exists_commands(keys: Sequence[str]) -> list[Command]:
+    return [("EXISTS", key) for key in keys]
+
+
+def _token_and_subject_commands(token_key: str, subject_key: str) -> list[Command]:
+    # Two keys, usually in two slots: the exchange sends each to its own node.
+    return [("EXISTS", token_key), ("ZSCORE", subject_key, NOT_BEFORE_MEMBER)]
+
+
+class _Refresher:
+    """Rate-limits slot-map refreshes after connection failures (at most one a second)."""
+
+    def __init__(self) -> None:
+        self._last = float("-inf")
+
+    def due(self, outcome: ExchangeOutcome) -> bool:
+        now = time.monotonic()
+        if outcome.refresh is None or now - self._last < REFRESH_INTERVAL:
+            return False
+        self._last = now
+        return True
+
+
+class ClusterTransport:
+    """Sync: one pipeline per node on the node's own pool, nodes one after the other.
+
+    The node clients redis-py creates do not retry (``Retry`` with 0 retries); every
+    re-send is the decision core's, within the caller's ``retries``.
+    """
+
+    def __init__(self, client: redis.cluster.RedisCluster) -> None:
+        self._client = client
+        self._refresher = _Refresher()
+
+    def node_of(self, key: str) -> str:
+        """``host:port`` of the primary that owns ``key``'s slot, per the slot map."""
+        node = self._client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
+        return str(node.name)
+
+    def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        return self._run(_set_commands(keys, ttls))
+
+    def send_exists(self, keys: Sequence[str]) -> Reply:
+        return self._run(_exists_commands(keys))
+
+    def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        return self._run(_not_before_commands(key, not_before, expire_seconds))
+
+    def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        return self._run(_token_and_subject_commands(token_key, subject_key))
+
+    def _run(self, commands: list[Command]) -> Reply:
+        flow = exchange(commands, self.node_of)
+        try:
+            step = next(flow)
+            while True:
+                for moved in step.moved:
+                    self._client.nodes_manager.move_slot(moved)
+                step = flow.send([self._send(batch) for batch in step.batches])
+        except StopIteration as stop:
+            outcome: ExchangeOutcome = stop.value
+        note_nodes(outcome.nodes, outcome.failed)
+        if self._refresher.due(outcome):
+            with contextlib.suppress(rex.RedisError, rex.RedisClusterException, OSError):
+                self._client.nodes_manager.initialize(last_failed_node_name=outcome.refresh)
+        return outcome.replies
+
+    def _send(self, batch: NodeBatch) -> NodeReply:
+        node = self._client.get_node(node_name=batch.node)  # type: ignore[no-untyped-call]
+        if node is None:
+            return rex.ClusterError("redirected to a node the slot map does not know")
+        try:
+            pipe = self._client.get_redis_connection(node).pipeline(transaction=False)
+            for command in batch.commands:
+                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+            return pipe.execute(raise_on_error=False)
+        except REDIS_FAILURES as error:
+            return error
+
+
+class AsyncClusterTransport:
+    """Asyncio: the same exchange, every node's batch sent concurrently."""
+
+    def __init__(self, client: redis.asyncio.cluster.RedisCluster) -> None:
+        self._client = client
+        self._refresher = _Refresher()
+
+    def node_of(self, key: str) -> str:
+        """``host:port`` of the primary that owns ``key``'s slot, per the slot map."""
+        node = self._client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
+        return str(node.name)
+
+    async def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
+        return await self._run(_set_commands(keys, ttls))
+
+    async def send_exists(self, keys: Sequence[str]) -> Reply:
+        return await self._run(_exists_commands(keys))
+
+    async def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
+        return await self._run(_not_before_commands(key, not_before, expire_seconds))
+
+    async def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
+        return await self._run(_token_and_subject_commands(token_key, subject_key))
+
+    async def _run(self, commands: list[Command]) -> Reply:
+        try:
+            await self._client.initialize()  # a no-op once the slot map is loaded
+        except (*REDIS_FAILURES, rex.RedisClusterException) as error:
+            return error
+        flow = exchange(commands, self.node_of)
+        try:
+            step = next(flow)
+            while True:
+                for moved in step.moved:
+                    await self._client.nodes_manager.move_slot(moved)
+                replies = await asyncio.gather(*(self._send(b) for b in step.batches))
+                step = flow.send(list(replies))
+        except StopIteration as stop:
+            outcome: ExchangeOutcome = stop.value
+        note_nodes(outcome.nodes, outcome.failed)
+        if self._refresher.due(outcome):
+            with contextlib.suppress(rex.RedisError, rex.RedisClusterException, OSError):
+                await self._client.nodes_manager.initialize(last_failed_node_name=outcome.refresh)
+        return outcome.replies
+
+    async def _send(self, batch: NodeBatch) -> NodeReply:
+        node = self._client.get_node(node_name=batch.node)
+        if node is None:
+            return rex.ClusterError("redirected to a node the slot map does not know")
+        queued = [
+            redis.asyncio.cluster.PipelineCommand(i, *command)
+            for i, command in enumerate(batch.commands)
+        ]
+        try:
+            await node.execute_pipeline(queued)
+        except REDIS_FAILURES as error:
+            return error
+        return [command.result for command in queued]
+
+
+def server_map(transport: object, key_prefix: str) -> Callable[[str], str | None] | None:
+    """For the decision core: hash -> the node that owns it (None: one server, not a cluster).
+
+    Lets the core tell a dead node from a dead Redis (see ``blacklist_protocol``).
+    """
+    if not isinstance(transport, ClusterTransport | AsyncClusterTransport):
+        return None
+    node_of = transport.node_of
+
+    def server_of(token_hash: str) -> str | None:
+        try:
+            return node_of(key_prefix + token_hash)
+        except (rex.RedisError, rex.RedisClusterException):
+            return None  # no node serves the slot: its own "server"
+
+    return server_of
