@@ -1,0 +1,67 @@
+"""The ``token-blacklist`` command: demo, revoke, check, doctor.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
+parser and sets ``run=`` to a function ``(argparse.Namespace) -> int`` (the exit code).
+Adding a command is one line in :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+from .. import __about__
+from . import check, demo, doctor, revoke
+from .exit_codes import EXIT_CODES_HELP, ExitCode
+
+__all__ = ["build_parser", "main"]
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    demo.register,
+    revoke.register,
+    check.register,
+    doctor.register,
+    # ↓ more subcommands register here (e.g. `bench.register` from .bench), one line each.
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="token-blacklist",
+        description="Revoke authentication tokens in Redis and know exactly which failed.",
+        epilog="examples:\n  token-blacklist demo\n"
+        "  token-blacklist revoke --ttl 3600 hashes.txt\n"
+        "  token-blacklist check 9f86d081884c7d65...\n"
+        "  token-blacklist doctor --redis-url redis://cache:6379/0\n\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=__about__.__version__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (systemd, docker stop, CI timeouts) takes the same clean path as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns (and, as a script, exits with) the exit code."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        print(f"token-blacklist {args.command}: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Connection options shared by every command: what users of Redis tools expect.
+
+``--redis-url`` (or ``REDIS_URL``), TLS with ``rediss://``, the user name and password from
+the URL or from ``REDIS_USERNAME``/``REDIS_PASSWORD`` (never a password option: command
+lines end up in shell histories and ``ps``), ``--cluster``, ``--prefix`` and timeouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+import redis.cluster
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "ConnectionError_",
+    "add_connection_options",
+    "connect",
+    "describe_url",
+]
+
+DEFAULT_PREFIX = "token_blacklist"
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+CONNECTION_HELP = """\
+connection:
+  The URL comes from --redis-url or REDIS_URL; rediss:// enables TLS. A user name and
+  password are taken from the URL or from REDIS_USERNAME / REDIS_PASSWORD.
+"""
+
+
+class ConnectionError_(Exception):
+    """The connection settings cannot work (bad URL, unreadable CA file)."""
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, url_default: bool = True) -> None:
+    """Add ``--redis-url``, ``--cluster``, ``--prefix``, TLS and timeout options."""
+    group = parser.add_argument_group("Redis connection")
+    group.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or (DEFAULT_URL if url_default else None),
+        metavar="URL",
+        help="redis:// or rediss:// (TLS) URL; default: $REDIS_URL"
+        + (f" or {DEFAULT_URL}" if url_default else ""),
+    )
+    group.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the URL names one node of a Redis Cluster (redis.cluster.RedisCluster)",
+    )
+    group.add_argument(
+        "--prefix",
+        default=os.environ.get("TOKEN_BLACKLIST_PREFIX", DEFAULT_PREFIX),
+        help="key prefix: keys are PREFIX:HASH (default: $TOKEN_BLACKLIST_PREFIX or %(default)s)",
+    )
+    group.add_argument(
+        "--tls-ca-file",
+        metavar="PEM",
+        default=os.environ.get("REDIS_TLS_CA_FILE"),
+        help="CA bundle to verify a rediss:// server (default: $REDIS_TLS_CA_FILE or system CAs)",
+    )
+    group.add_argument(
+        "--socket-timeout",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="reply timeout per round trip (default: %(default)s)",
+    )
+    group.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="TCP/TLS connect timeout (default: %(default)s)",
+    )
+
+
+def _client_kwargs(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "socket_timeout": args.socket_timeout,
+        "socket_connect_timeout": args.connect_timeout,
+    }
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConnectionError_("the Redis URL must start with redis://, rediss:// or unix://")
+    if not parts.username and os.environ.get("REDIS_USERNAME"):
+        kwargs["username"] = os.environ["REDIS_USERNAME"]
+    if not parts.password and os.environ.get("REDIS_PASSWORD"):
+        kwargs["password"] = os.environ["REDIS_PASSWORD"]
+    if args.tls_ca_file:
+        if parts.scheme != "rediss":
+            raise ConnectionError_("--tls-ca-file needs a rediss:// URL")
+        if not os.access(args.tls_ca_file, os.R_OK):
+            raise ConnectionError_(f"cannot read the CA file {args.tls_ca_file}")
+        kwargs["ssl_ca_certs"] = args.tls_ca_file
+    return kwargs
+
+
+def connect(args: argparse.Namespace, url: str | None = None) -> Any:
+    """A ``redis.Redis`` (or ``RedisCluster`` with ``--cluster``) from the options.
+
+    No connection is made yet for a standalone client; a cluster client reads the slot map
+    at once, so an unreachable cluster raises a ``redis.RedisError`` here.
+    """
+    url = url or args.redis_url
+    if not url:
+        raise ConnectionError_("no Redis URL: pass --redis-url or set REDIS_URL")
+    kwargs = _client_kwargs(args, url)
+    try:
+        if args.cluster:
+            # Uncovered slots fail per token (cluster_down), and doctor must still connect.
+            return redis.cluster.RedisCluster.from_url(url, require_full_coverage=False, **kwargs)
+        return redis.Redis.from_url(url, **kwargs)
+    except ValueError as error:
+        # redis-py's URL errors name the part that is wrong, not the password.
+        raise ConnectionError_(f"invalid Redis URL ({type(error).__name__})") from None
+
+
+def describe_url(url: str) -> str:
+    """``scheme://host:port/db`` without user name or password, safe to print."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"

@@ -1,0 +1,93 @@
+"""``token-blacklist doctor``: what in this Redis silently breaks revocation, and the fix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+
+from ..doctor import Finding, Severity, diagnose
+from .connection import add_connection_options
+from .exit_codes import ExitCode
+from .session import open_session
+
+__all__ = ["register", "run"]
+
+EPILOG = """\
+checks: eviction policy (anything but noeviction can evict revocations), persistence
+(AOF/RDB), ACLs for SET/EXISTS under the prefix (16 probe keys PREFIX:<0-f>doctor-probe
+with a 1 s TTL are written; --no-probe skips that), replica / read-only endpoint,
+maxmemory close to used memory, and with --cluster slot coverage and every primary.
+
+examples:
+  token-blacklist doctor
+  REDIS_PASSWORD=... token-blacklist doctor --redis-url rediss://user@cache:6380/0 --json
+  token-blacklist doctor --cluster --redis-url redis://node1:7000
+
+exit codes:
+  0    no critical finding (warnings may remain)
+  3    at least one critical finding
+  5    Redis unreachable (also shown as a critical finding)
+  2    wrong options; 1 unexpected error (a bug)
+"""
+
+_STYLES = {
+    Severity.CRITICAL: "bold red",
+    Severity.WARNING: "yellow",
+    Severity.INFO: "cyan",
+    Severity.OK: "green",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check a Redis for what silently breaks revocation",
+        description="Check a Redis for settings that silently break revocation, with fixes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--no-probe", action="store_true", help="write no probe keys")
+    add_connection_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _print_findings(findings: list[Finding], where: str) -> None:
+    console = Console(file=sys.stdout, highlight=False)
+    console.print(f"token-blacklist doctor: {where}", style="bold", markup=False)
+    for finding in findings:
+        node = f" ({finding.node})" if finding.node else ""
+        label = f"{finding.severity.value:<9}"
+        console.print(
+            f"{label}{finding.check}{node}: {finding.what}",
+            style=_STYLES[finding.severity],
+            markup=False,
+        )
+        if finding.fix and finding.severity is not Severity.OK:
+            console.print(f"{'':<9}fix: {finding.fix}", markup=False)
+    counts = Counter(f.severity.value for f in findings)
+    console.print(", ".join(f"{counts[s.value]} {s.value}" for s in Severity), markup=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    session = open_session(args, "doctor", ping=False)
+    if isinstance(session, int):
+        return session
+    try:
+        findings = diagnose(session.client, args.prefix, probe=not args.no_probe)
+    finally:
+        session.close()
+    if args.json:
+        print(json.dumps({"where": session.where, "findings": [f.as_dict() for f in findings]}))
+    else:
+        _print_findings(findings, session.where)
+    if any(f.check == "reachable" for f in findings):
+        return ExitCode.UNAVAILABLE
+    if any(f.severity is Severity.CRITICAL for f in findings):
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK

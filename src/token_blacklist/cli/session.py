@@ -1,0 +1,56 @@
+"""Connect once per command, and turn "Redis is not usable" into exit code 5 with a
+message that names the class of the problem, never a Redis error text (it may hold keys)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from ..classify import classify_error
+from .connection import ConnectionError_, connect, describe_url
+from .exit_codes import ExitCode
+
+__all__ = ["RedisSession", "open_session"]
+
+
+@dataclass
+class RedisSession:
+    client: Any
+    where: str
+    """The URL without credentials."""
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
+
+
+def open_session(
+    args: argparse.Namespace, command: str, *, ping: bool = True
+) -> RedisSession | int:
+    """A connected client, or the exit code after printing why there is none."""
+    url = args.redis_url or ""
+    where = describe_url(url)
+    try:
+        client = connect(args)
+        if ping:
+            client.ping()
+    except ConnectionError_ as error:
+        print(f"token-blacklist {command}: {error}", file=sys.stderr)
+        return ExitCode.USAGE
+    except redis.exceptions.NoPermissionError:
+        # PING denied by an ACL says nothing about SET/EXISTS: carry on.
+        return RedisSession(client, where)
+    except (redis.RedisError, OSError) as error:
+        reason = classify_error(error).value
+        print(
+            f"token-blacklist {command}: Redis at {where} is not usable ({reason}: "
+            f"{type(error).__name__})",
+            file=sys.stderr,
+        )
+        return ExitCode.UNAVAILABLE
+    return RedisSession(client, where)
