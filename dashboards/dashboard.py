@@ -55,7 +55,9 @@ def _thresholds(base: str, steps: list[tuple[float, str]]) -> dash.ThresholdsCon
     return (
         dash.ThresholdsConfig()
         .mode(model.ThresholdsMode.ABSOLUTE)
-        .steps([model.Threshold(value=None, color=base)] + [model.Threshold(v, c) for v, c in steps])
+        .steps(
+            [model.Threshold(value=None, color=base)] + [model.Threshold(v, c) for v, c in steps]
+        )
     )
 
 
@@ -76,7 +78,9 @@ def _stat(title: str, description: str, unit: str, query: prometheus.Dataquery) 
     )
 
 
-def _timeseries(title: str, description: str, unit: str, *queries: prometheus.Dataquery) -> timeseries.Panel:
+def _timeseries(
+    title: str, description: str, unit: str, *queries: prometheus.Dataquery
+) -> timeseries.Panel:
     panel = (
         timeseries.Panel()
         .title(title)

@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 TOKENS = "token_blacklist_tokens_total"
-TOKEN_FAILURES = "token_blacklist_token_failures_total"
+TOKEN_FAILURES = "token_blacklist_token_failures_total"  # noqa: S105 - a metric name
 OPERATIONS = "token_blacklist_operations_total"
 DURATION = "token_blacklist_operation_duration_seconds"
 CHECKS = "token_blacklist_checks_total"
