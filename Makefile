@@ -22,8 +22,8 @@ demo: venv system-deps
 	$(BIN)/token-blacklist demo $(DEMO_ARGS)
 
 lint: venv
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests dashboards
+	$(BIN)/ruff format --check src tests dashboards
 	$(BIN)/mypy
 
 ## test: lint, type-check and the whole suite against real redis-server processes.
