@@ -73,6 +73,10 @@ class LocalCluster:
                 "cluster-node-timeout": NODE_TIMEOUT_MS,
                 "cluster-require-full-coverage": "no",
                 "cluster-port": free_port(),
+                # A killed master restarts with what it had acknowledged (SIGKILL keeps
+                # the page cache): tests can compare a node's share after its crash.
+                "appendonly": "yes",
+                "appendfsync": "no",
                 **self._config,
             }
             try:
@@ -170,6 +174,23 @@ class LocalCluster:
                         if field.startswith("["):
                             slot = int(field[1:].split("-", 1)[0])
                             self.admin(node).execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+
+    def restart(self, node: RedisServer) -> None:
+        """Start a killed node on its port with its ``nodes.conf`` and data; wait until healthy."""
+        node.start()
+        self.wait_healthy(30.0)
+
+    def owners(self) -> dict[int, int]:
+        """Slot -> port of the master that owns it now, asked of a live node."""
+        for node in self.nodes:
+            if not node.running or node._paused:
+                continue
+            with contextlib.suppress(redis.RedisError, OSError):
+                owners: dict[int, int] = {}
+                for low, high, primary, *_ in self.admin(node).execute_command("CLUSTER", "SLOTS"):
+                    owners.update(dict.fromkeys(range(low, high + 1), int(primary[1])))
+                return owners
+        raise LookupError("no live node answers CLUSTER SLOTS")
 
     def flush(self) -> None:
         for node in self.nodes:
