@@ -1,4 +1,5 @@
-"""RESP on redis-py's own connections: the fast path for ``SET key 1 EX ttl`` chunks.
+"""RESP on redis-py's own connections: the fast path for ``SET key 1 EX ttl`` and
+``EXISTS key`` chunks.
 
 A redis-py pipeline spends most of its time in Python per command (queueing, packing each
 argument, response callbacks). Here a chunk is packed into one buffer by string
@@ -33,7 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .protocol import Reply
 from .transport import REDIS_FAILURES, AsyncPipelineTransport, PipelineTransport
 
-__all__ = ["AsyncWireTransport", "WireTransport", "pack_sets"]
+__all__ = ["AsyncWireTransport", "WireTransport", "pack_exists", "pack_sets"]
 
 _OK = (b"OK", "OK")
 
@@ -62,6 +63,17 @@ def pack_sets(keys: Sequence[str], ttls: Sequence[int]) -> bytes:
         b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nEX\r\n$%d\r\n%d\r\n"
         % (len(raw), raw, len(str(ttl)), ttl)
         for raw, ttl in ((k.encode(), t) for k, t in zip(keys, ttls, strict=True))
+    )
+
+
+def pack_exists(keys: Sequence[str]) -> bytes:
+    """``EXISTS key`` for each key (one key per command: one reply per hash)."""
+    text = "".join([f"*2\r\n$6\r\nEXISTS\r\n${len(k)}\r\n{k}\r\n" for k in keys])
+    data = text.encode()
+    if len(data) == len(text):
+        return data
+    return b"".join(
+        b"*2\r\n$6\r\nEXISTS\r\n$%d\r\n%b\r\n" % (len(raw), raw) for raw in map(str.encode, keys)
     )
 
 
@@ -125,17 +137,21 @@ def _round_trip(conn: Any, payload: bytes, count: int) -> list[object]:
 
 
 class WireTransport:
-    """``SET`` chunks packed by hand on a pooled connection of a :class:`redis.Redis`;
-    checks go through :class:`PipelineTransport` (one ``EXISTS`` is already one call)."""
+    """``SET`` and ``EXISTS`` chunks packed by hand on a pooled connection of a
+    :class:`redis.Redis`; the rarer commands go through :class:`PipelineTransport`."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        self._checks = PipelineTransport(client)
+        self._pipeline = PipelineTransport(client)
 
     def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
-        if not keys:
-            return []
-        payload = pack_sets(keys, ttls)
+        return self._send(pack_sets(keys, ttls), len(keys)) if keys else []
+
+    def send_exists(self, keys: Sequence[str]) -> Reply:
+        return self._send(pack_exists(keys), len(keys)) if keys else []
+
+    def _send(self, payload: bytes, count: int) -> Reply:
+        """One round trip on a pooled connection, re-sent by the client's ``Retry``."""
         pool: Any = self._client.connection_pool
         try:
             conn = pool.get_connection()
@@ -143,7 +159,7 @@ class WireTransport:
             return error
         try:
             replies: list[object] = conn.retry.call_with_retry(
-                lambda: _round_trip(conn, payload, len(keys)),
+                lambda: _round_trip(conn, payload, count),
                 lambda _error: conn.disconnect(),
             )
             return replies
@@ -156,14 +172,11 @@ class WireTransport:
         finally:
             pool.release(conn)
 
-    def send_exists(self, keys: Sequence[str]) -> Reply:
-        return self._checks.send_exists(keys)
-
     def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
-        return self._checks.send_not_before(key, not_before, expire_seconds)
+        return self._pipeline.send_not_before(key, not_before, expire_seconds)
 
     def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
-        return self._checks.send_exists_and_not_before(token_key, subject_key)
+        return self._pipeline.send_exists_and_not_before(token_key, subject_key)
 
 
 async def _read_each_async(conn: Any, count: int) -> list[object]:
@@ -226,12 +239,15 @@ class AsyncWireTransport:
 
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._client = client
-        self._checks = AsyncPipelineTransport(client)
+        self._pipeline = AsyncPipelineTransport(client)
 
     async def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
-        if not keys:
-            return []
-        payload = pack_sets(keys, ttls)
+        return await self._send(pack_sets(keys, ttls), len(keys)) if keys else []
+
+    async def send_exists(self, keys: Sequence[str]) -> Reply:
+        return await self._send(pack_exists(keys), len(keys)) if keys else []
+
+    async def _send(self, payload: bytes, count: int) -> Reply:
         pool: Any = self._client.connection_pool
         try:
             conn = await pool.get_connection()
@@ -239,7 +255,7 @@ class AsyncWireTransport:
             return error
         try:
             replies: list[object] = await conn.retry.call_with_retry(
-                lambda: _round_trip_async(conn, payload, len(keys)),
+                lambda: _round_trip_async(conn, payload, count),
                 lambda _error: conn.disconnect(),
             )
             return replies
@@ -252,11 +268,8 @@ class AsyncWireTransport:
         finally:
             await pool.release(conn)
 
-    async def send_exists(self, keys: Sequence[str]) -> Reply:
-        return await self._checks.send_exists(keys)
-
     async def send_not_before(self, key: str, not_before: int, expire_seconds: int) -> Reply:
-        return await self._checks.send_not_before(key, not_before, expire_seconds)
+        return await self._pipeline.send_not_before(key, not_before, expire_seconds)
 
     async def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
-        return await self._checks.send_exists_and_not_before(token_key, subject_key)
+        return await self._pipeline.send_exists_and_not_before(token_key, subject_key)
