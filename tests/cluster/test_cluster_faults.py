@@ -6,11 +6,15 @@ metrics, span and log event with the result.
 
 from __future__ import annotations
 
+import random
+import secrets
 import time
 
 import pytest
+import redis
+from redis.crc import key_slot
 
-from assertions import assert_telemetry_matches, random_hashes
+from assertions import PREFIX, assert_telemetry_matches, random_hashes
 from cluster.cluster_checks import (
     FaultWhenHolding,
     assert_cluster_matches,
@@ -111,3 +115,65 @@ def test_master_paused_mid_batch(cluster: LocalCluster, cluster_harness: Harness
     assert_cluster_matches(result, hashes, cluster, unknown=[victim])
     assert_telemetry_matches(cluster_harness.capture, result)
     assert_nodes_reported(cluster_harness.capture, cluster, failed=[victim])
+
+
+def hashes_in_slots(slots: list[int], per_slot: int) -> list[str]:
+    """Hashes whose keys fall into ``slots``, ``per_slot`` each."""
+    wanted = dict.fromkeys(slots, per_slot)
+    found: list[str] = []
+    base = secrets.token_hex(24)
+    counter = 0
+    while any(wanted.values()):
+        candidate = f"{base}{counter:016x}"
+        counter += 1
+        slot = key_slot(f"{PREFIX}:{candidate}".encode())
+        if wanted.get(slot):
+            wanted[slot] -= 1
+            found.append(candidate)
+    return found
+
+
+def error_count(node_admin: redis.Redis, prefix: str) -> int:
+    stats = node_admin.info("errorstats")
+    entry = stats.get(f"errorstat_{prefix}", {})
+    return int(entry.get("count", 0)) if isinstance(entry, dict) else 0
+
+
+def test_slot_migration_mid_batch_follows_ask_and_moved(
+    cluster: LocalCluster, cluster_harness: Harness
+):
+    source, target, third = cluster.nodes
+    owners = cluster.owners()
+    slots = [slot for slot in range(0, 16384, 97) if owners[slot] == source.port][:6]
+    moving = hashes_in_slots(slots, 20)
+    hashes = random_hashes(2500) + moving
+    random.shuffle(hashes)
+    source_id, target_id = cluster.node_id(source), cluster.node_id(target)
+    source_admin, target_admin = cluster.admin(source), cluster.admin(target)
+    for node_admin in (source_admin, target_admin):
+        node_admin.config_resetstat()
+    for slot in slots:  # mid-migration: new keys of these slots are ASKed to the target
+        target_admin.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        source_admin.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+
+    def finish_migration() -> None:  # from now on the source answers MOVED
+        for slot in slots:
+            keys = source_admin.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1000)
+            if keys:
+                source_admin.execute_command(
+                    "MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *keys
+                )
+            for node in (target, source, third):
+                cluster.admin(node).execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+
+    with FaultWhenHolding(target, 150, finish_migration) as fault:
+        result = cluster_harness.blacklist(cluster, hashes, chunk_size=CHUNK, client_kwargs=FAST)
+    assert fault.fired.is_set()
+
+    assert result.ok, "redirects are followed, not reported as failures"
+    assert error_count(source_admin, "ASK") > 0
+    assert error_count(source_admin, "MOVED") > 0
+    held = assert_cluster_matches(result, hashes, cluster)
+    assert set(moving) <= held[target.port]
+    assert_telemetry_matches(cluster_harness.capture, result)
+    assert_nodes_reported(cluster_harness.capture, cluster, failed=[])
