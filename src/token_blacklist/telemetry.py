@@ -8,6 +8,7 @@ can never disagree. Nothing here configures global logging or tracing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
@@ -38,6 +39,11 @@ CHECK_SPAN: Final = "token_blacklist.check"
 REVOKE_ALL_SPAN: Final = "token_blacklist.revoke_all"
 
 AttributeValue = str | int | float | bool
+_LOG_LEVELS: Final = {
+    "success": logging.DEBUG,
+    "partial": logging.WARNING,
+    "failure": logging.ERROR,
+}
 
 
 def _trace_fields(span: Span) -> dict[str, str]:
@@ -94,6 +100,7 @@ class Telemetry:
             LOGGER_NAME, __about__.__version__, tracer_provider=tracer_provider
         )
         self._logger = logger if logger is not None else structlog.get_logger(LOGGER_NAME)
+        self._default_logger = logger is None
         self._base_attributes: dict[str, AttributeValue] = {
             "db.system.name": "redis",
             **server_attributes,
@@ -121,13 +128,16 @@ class Telemetry:
         exception text and traceback (including chained redis-py messages, which name
         keys). :meth:`record_crash` records the class only.
         """
-        with collect_nodes(), self._tracer.start_as_current_span(
-            name,
-            kind=SpanKind.INTERNAL,
-            attributes={**self._base_attributes, **attributes},
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        with (
+            collect_nodes(),
+            self._tracer.start_as_current_span(
+                name,
+                kind=SpanKind.INTERNAL,
+                attributes={**self._base_attributes, **attributes},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span,
+        ):
             try:
                 yield span
             except BaseException as error:
@@ -154,10 +164,24 @@ class Telemetry:
             **fields,
         )
 
+    def _logs(self, level: int) -> bool:
+        """Whether an event at ``level`` would be emitted (its fields are built only then).
+
+        Unconfigured structlog prints every level, debug included, to stdout. A library
+        must not flood an application that configured nothing, nor configure logging for
+        it: with the default logger and structlog unconfigured, only warnings and errors
+        are emitted, as the stdlib's last-resort handler does. An injected or configured
+        logger decides for itself through ``is_enabled_for`` when it has one.
+        """
+        if self._default_logger and not structlog.is_configured():
+            return level >= logging.WARNING
+        is_enabled_for = getattr(self._logger, "is_enabled_for", None)
+        return True if is_enabled_for is None else bool(is_enabled_for(level))
+
     def record_blacklist(self, span: Span, result: BlacklistResult, duration: float) -> None:
         """Span attributes, metrics and the log event of a finished blacklist call."""
-        reasons = result.reasons
         failed = result.failed
+        reasons = result.reasons if failed else {}
         attributes: dict[str, AttributeValue] = {
             "token_blacklist.requested": result.requested,
             "token_blacklist.succeeded": result.succeeded,
@@ -184,6 +208,9 @@ class Telemetry:
         self._duration["blacklist"].observe(duration, self._exemplar(span))
         self._batch_size.observe(result.requested)
 
+        node_fields = _record_nodes(span)
+        if not self._logs(_LOG_LEVELS[outcome]):
+            return  # the common success event at debug: no fields built for nobody
         fields = {
             "requested": result.requested,
             "succeeded": result.succeeded,
@@ -191,7 +218,7 @@ class Telemetry:
             "reasons": _reason_fields(reasons),
             "chunks": result.chunks,
             "duration_ms": round(duration * 1000, 3),
-            **_record_nodes(span),
+            **node_fields,
             **_trace_fields(span),
         }
         if outcome == "success":
@@ -283,7 +310,8 @@ class Telemetry:
             **_trace_fields(span),
         }
         if result.ok:
-            self._logger.info("token_blacklist.subject_revoked", **fields)
+            if self._logs(logging.INFO):
+                self._logger.info("token_blacklist.subject_revoked", **fields)
         else:
             reason = result.reason.value if result.reason else FailureReason.OTHER.value
             self._logger.error("token_blacklist.revoke_all_failed", reason=reason, **fields)
