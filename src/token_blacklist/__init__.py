@@ -14,6 +14,7 @@ from .result import (
     PartialBlacklistError,
     TokenBlacklistError,
 )
+from .subjects import RevokeAllError, RevokeAllResult
 
 __all__ = [
     "AsyncTokenBlacklist",
@@ -23,6 +24,8 @@ __all__ = [
     "FailureReason",
     "InvalidTokenHash",
     "PartialBlacklistError",
+    "RevokeAllError",
+    "RevokeAllResult",
     "TokenBlacklist",
     "TokenBlacklistError",
     "__version__",
