@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from mixin_inspection import require_binary
+from revoker_redis import ACL, PREFIX, REVOKER
 
 from token_blacklist import TokenBlacklist
 from token_blacklist.server import RedisServer
@@ -18,15 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # ``dashboards`` is tooling at the repository root, not part of the installed package.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-PREFIX = "token_blacklist"
-REVOKER = ("revoker", "revoker-pw")
-# The revoker may touch only keys whose hash starts with 0-7: about half of random hashes
-# fail with NOPERM, as a mis-scoped production ACL would make them.
-ACL = [
-    "default on nopass ~* &* +@all",
-    f"{REVOKER[0]} on >{REVOKER[1]} ~{PREFIX}:[0-7]* resetchannels +@connection +set +exists",
-]
 
 
 @pytest.fixture(scope="session")
