@@ -83,6 +83,10 @@ class Logout(BaseModel):
     refresh_token: str | None = None
 
 
+class Refresh(BaseModel):
+    refresh_token: str
+
+
 def create_app(
     redis_factory: Callable[[], redis.asyncio.Redis],
     *,
@@ -132,6 +136,14 @@ def create_app(
     @app.get("/me")
     async def me(token: Annotated[PresentedToken, Depends(auth.require)]) -> dict[str, Any]:
         return {"sub": token.claims["sub"]}
+
+    @app.post("/refresh")
+    async def refresh(request: Request, body: Refresh) -> dict[str, str]:
+        presented = auth.token(body.refresh_token)
+        if presented is None or presented.claims.get("typ") != "refresh":
+            raise HTTPException(401, "invalid refresh token")
+        await auth.check(request, presented)  # revoked, or issued before a revoke_all: 401
+        return {"access_token": tokens.issue(presented.claims["sub"], "access")}
 
     @app.post("/logout")
     async def logout(

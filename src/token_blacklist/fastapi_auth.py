@@ -71,6 +71,8 @@ class BlacklistAuth:
     application issues (refresh tokens included), the TTL of a ``revoke_all`` entry.
     ``clock_skew``: how far the token issuer's clock may run ahead of this process's (see
     :mod:`.subjects`). ``policy``: status and ``Retry-After`` when Redis fails.
+    ``honour_revoke_all=False`` skips the subject's not-before in checks (one command less
+    per request) for applications that never call :meth:`logout_everywhere`.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class BlacklistAuth:
         max_token_lifetime: int = 30 * 24 * 3600,
         clock_skew: float = 1.0,
         policy: LogoutPolicy | None = None,
+        honour_revoke_all: bool = True,
     ) -> None:
         self._source = blacklist
         self._verify = verify
@@ -89,6 +92,7 @@ class BlacklistAuth:
         self._max_lifetime = max_token_lifetime
         self._clock_skew = clock_skew
         self.policy = policy or LogoutPolicy()
+        self._honour_revoke_all = honour_revoke_all
 
     def blacklist(self, request: Request) -> AsyncTokenBlacklist:
         source = self._source
@@ -121,8 +125,13 @@ class BlacklistAuth:
         its subject's ``revoke_all``; 401 otherwise. When Redis fails, the client's
         ``on_check_error`` decides: ``"deny"`` -> 401, ``"allow"`` -> accepted,
         ``"raise"`` -> the policy's failure status with ``Retry-After``."""
-        presented = await self.presented(credentials)
-        subject = subject_of(presented.claims)
+        return await self.check(request, await self.presented(credentials))
+
+    async def check(self, request: Request, presented: PresentedToken) -> PresentedToken:
+        """What :meth:`require` does once the token is verified; use it for tokens that do
+        not come as a bearer header (a refresh token in a body). Raises the same
+        :class:`HTTPException` s; returns ``presented`` when it is still valid."""
+        subject = subject_of(presented.claims) if self._honour_revoke_all else None
         blacklist = self.blacklist(request)
         try:
             if subject is None:

@@ -200,6 +200,7 @@ async def test_log_out_everywhere_across_two_app_instances(
 ) -> None:
     laptop = tokens.issue("dave", "access", iat=int(time.time()) - 30)
     phone = tokens.issue("dave", "access", iat=int(time.time()) - 5)
+    phone_refresh = tokens.issue("dave", "refresh", iat=int(time.time()) - 5)
     other_user = tokens.issue("erin", "access")
     async with (
         running_app(redis_server, web_capture, tokens) as app_a,
@@ -211,6 +212,7 @@ async def test_log_out_everywhere_across_two_app_instances(
         answer = await app_a.post("/logout-everywhere", headers=bearer(laptop))
         spans, logs = web_capture.spans(), list(web_capture.logs)
         not_before = answer.json()["revoked_before"]
+        refresh = await app_b.post("/refresh", json={"refresh_token": phone_refresh})
         fresh = tokens.issue("dave", "access", iat=not_before)
         just_before = tokens.issue("dave", "access", iat=not_before - 1)
         statuses = {
@@ -227,6 +229,7 @@ async def test_log_out_everywhere_across_two_app_instances(
         }
 
     assert answer.status_code == 200
+    assert refresh.status_code == 401  # refresh tokens issued before are revoked too
     assert stored_not_before(admin, "dave") == not_before
     assert admin.ttl(nbf_key("dave")) >= example.REFRESH_LIFETIME
     assert statuses == {
@@ -244,3 +247,24 @@ async def test_log_out_everywhere_across_two_app_instances(
     ops = "token_blacklist_operations_total"
     assert web_capture.sample(ops, operation="revoke_all", outcome="success") == 1
     assert_subject_absent(web_capture, "dave")
+
+
+async def test_log_out_everywhere_failure_answers_503(
+    acl_server: RedisServer, web_capture: WebCapture, tokens: Any
+) -> None:
+    # This Redis user may neither read nor write not-befores; with on_check_error="allow"
+    # the request gets through the check and reaches revoke_all, which must not pretend.
+    token = tokens.issue("frank", "access")
+    async with running_app(
+        acl_server, web_capture, tokens, client_kwargs=PARTIAL, on_check_error="allow"
+    ) as http:
+        answer = await http.post("/logout-everywhere", headers=bearer(token))
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert "revoked_before" not in answer.json()
+    ops = "token_blacklist_operations_total"
+    assert web_capture.sample(ops, operation="revoke_all", outcome="failure") == 1
+    (event,) = web_capture.events("token_blacklist.revoke_all_failed")
+    assert event["reason"] == "noperm"
+    admin = acl_server.client()
+    assert admin.exists(nbf_key("frank")) == 0
+    admin.close()

@@ -58,15 +58,18 @@ async def test_logout_then_reuse_is_401_in_one_trace(
     access, refresh = tokens.issue("alice", "access"), tokens.issue("alice", "refresh")
     async with running_app(redis_server, web_capture, tokens) as http:
         assert (await http.get("/me", headers=bearer(access))).status_code == 200
+        assert (await http.post("/refresh", json={"refresh_token": refresh})).status_code == 200
         web_capture.clear()
         answer = await http.post("/logout", json={"refresh_token": refresh}, headers=bearer(access))
         spans, logs = web_capture.spans(), list(web_capture.logs)
         reuse = await http.get("/me", headers=bearer(access))
+        refresh_reuse = await http.post("/refresh", json={"refresh_token": refresh})
 
     assert answer.status_code == 200
     assert answer.json() == {"revoked": 2, "not_revoked": 0, "already_expired": 0}
     assert reuse.status_code == 401
     assert reuse.headers["www-authenticate"] == "Bearer"
+    assert refresh_reuse.status_code == 401
     # Entries live as long as the tokens are accepted: remaining lifetime plus PyJWT's leeway.
     leeway = example.VERIFY_LEEWAY
     assert example.ACCESS_LIFETIME <= admin.ttl(key(access)) <= example.ACCESS_LIFETIME + leeway
