@@ -111,7 +111,8 @@ def _threshold_lines(panel: timeseries.Panel, steps: list[tuple[float, str]]) ->
 
 
 def _ratio_query(numerator: str, matchers: str, denominator: str, by: str = "job") -> str:
-    return f"{_rate(numerator, matchers, by)}\n/\n{_rate(denominator, by=by)}"
+    # "> 0": no traffic shows as no data ("no traffic" on stats), never as NaN.
+    return f"{_rate(numerator, matchers, by)}\n/\n({_rate(denominator, by=by)} > 0)"
 
 
 def _overview(settings: Settings) -> list[Panel]:

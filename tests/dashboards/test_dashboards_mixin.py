@@ -179,6 +179,8 @@ def test_dashboard_follows_the_conventions() -> None:
             assert "[$__rate_interval]" in expr or "ratio_rate30d" in expr, expr
             assert "[5m]" not in expr and "[1m]" not in expr
             assert 'job=~"$job"' in expr, expr
+            # Only the 30-day budget comes from a per-job recording rule.
+            assert 'instance=~"$instance"' in expr or "ratio_rate30d" in expr, expr
     heatmaps = [p for p in panels(board) if p["type"] == "heatmap"]
     assert heatmaps and all(t.get("exemplar") for p in heatmaps for t in p["targets"])
 
