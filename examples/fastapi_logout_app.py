@@ -151,7 +151,7 @@ def create_app(
         body: Logout,
         token: Annotated[PresentedToken, Depends(auth.presented)],
     ) -> JSONResponse:
-        refresh = auth.token(body.refresh_token) if body.refresh_token else None
+        refresh = auth.token(body.refresh_token)
         if refresh is not None and refresh.claims.get("sub") != token.claims.get("sub"):
             raise HTTPException(400, "the refresh token belongs to another subject")
         response = await auth.logout(request, token, refresh)

@@ -98,8 +98,11 @@ class BlacklistAuth:
         source = self._source
         return source if isinstance(source, AsyncTokenBlacklist) else source(request)
 
-    def token(self, token: str) -> PresentedToken | None:
-        """Verify a raw token (e.g. a refresh token from the body); None when invalid."""
+    def token(self, token: str | None) -> PresentedToken | None:
+        """Verify a raw token (e.g. a refresh token from the body); None when it is
+        missing or invalid."""
+        if not token:
+            return None
         claims = self._verify(token)
         if claims is None:
             return None
