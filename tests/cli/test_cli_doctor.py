@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import PARTIAL_USER
 from token_blacklist.doctor import Severity, diagnose
 from token_blacklist.server import RedisServer, free_port

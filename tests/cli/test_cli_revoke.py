@@ -7,7 +7,6 @@ import signal
 import subprocess
 import time
 
-
 from assertions import held, random_hashes
 from conftest import PARTIAL_USER
 from token_blacklist import hash_token
@@ -132,7 +131,7 @@ def test_input_is_streamed_batch_by_batch(redis_server, admin):
     assert held(admin, hashes[:200]) == set(hashes[:200])
     assert process.poll() is None, "revoke ended before its input did"
     process.stdin.write(lines_of(hashes[250:]))
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert held(admin, hashes) == set(hashes)
 
