@@ -118,6 +118,8 @@ def blacklist_protocol(
             elif len(reply) != len(pending):
                 # A transport bug, not a Redis answer: trust nothing from this round trip.
                 outcomes = [FailureReason.OTHER] * len(pending)
+            elif all(r is True for r in reply):  # the common case, without a call per reply
+                outcomes = [None] * len(pending)
             else:
                 outcomes = [classify_reply(r) for r in reply]
             for token_hash, outcome in zip(pending, outcomes, strict=True):
@@ -134,7 +136,8 @@ def blacklist_protocol(
             }
             final = {h: r for h, r in retry.items() if h not in retriable}
             failures.update(final)
-            down.update(_servers_down(pending, final, where))
+            if final:  # nothing failed for good: no server can be down
+                down.update(_servers_down(pending, final, where))
             pending = list(retriable)
     return BlacklistResult(
         requested=len(hashes),
