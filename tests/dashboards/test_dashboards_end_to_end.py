@@ -3,6 +3,8 @@ with short ``for:``), scrapes an application that revokes tokens through the lib
 a real redis-server whose ACL refuses half of the key space, and the test asks Prometheus'
 HTTP API what an SRE would see."""
 
+# Fixtures imported from dashboards_fixtures are used as test parameters (pytest's way):
+# ruff: noqa: F811
 from __future__ import annotations
 
 import json
@@ -23,6 +25,7 @@ import pytest
 from dashboards.rule_files import render
 from dashboards.rules import Alert, Group, Record, alert_groups, recording_groups
 from dashboards.settings import Settings
+from dashboards_fixtures import revoker_server  # noqa: F401 - fixtures
 from mixin_inspection import ROOT, dashboard, panel_queries, require_binary, substitute
 from revoker_redis import PREFIX, REVOKER
 

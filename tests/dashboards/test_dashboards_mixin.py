@@ -1,6 +1,8 @@
 """The shipped rules, alerts, dashboard and runbook: generated, valid, and consistent with
 the metrics the library really exports."""
 
+# Fixtures imported from dashboards_fixtures are used as test parameters (pytest's way):
+# ruff: noqa: F811
 from __future__ import annotations
 
 import shutil
@@ -12,6 +14,7 @@ from pathlib import Path
 from dashboards.generate import generated_files
 from dashboards.rules import Alert, alert_groups, recording_groups
 from dashboards.settings import BURN_WINDOWS, Settings
+from dashboards_fixtures import exported, promtool, revoker_server  # noqa: F401 - fixtures
 from mixin_inspection import (
     DASHBOARD,
     PROMETHEUS_DIR,

@@ -1,11 +1,15 @@
-"""Fixtures of the dashboards tests: the repository's ``dashboards`` package, promtool,
-a registry filled by real calls against a real redis-server with a half-denying ACL."""
+"""Fixtures of the dashboards tests: promtool, and a registry filled by real calls against a
+real redis-server with a half-denying ACL.
+
+Not a ``conftest.py``: this directory cannot be a package (it would shadow the repository's
+``dashboards`` package), and a second non-package ``conftest`` module would replace the root
+one in ``sys.modules``, breaking ``from conftest import ...`` elsewhere. Test modules import
+the fixtures they use from here.
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from mixin_inspection import require_binary
@@ -14,11 +18,6 @@ from revoker_redis import ACL, PREFIX, REVOKER
 from token_blacklist import TokenBlacklist
 from token_blacklist.server import RedisServer
 from token_blacklist.testing import TelemetryCapture
-
-ROOT = Path(__file__).resolve().parents[2]
-# ``dashboards`` is tooling at the repository root, not part of the installed package.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
