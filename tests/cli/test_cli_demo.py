@@ -3,6 +3,7 @@ summary, logs and spans agree; a foreign server is only touched inside the prefi
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -10,9 +11,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -152,3 +155,38 @@ def test_with_prometheus_starts_it_or_says_why_not(tmp_path):
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
     assert process.returncode == 0
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, str, int]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, self.headers["Content-Type"], len(body)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_traces_go_to_otlp_when_the_standard_variable_is_set(cli, tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ran = cli(
+            "demo", "--view", "plain", "--duration", "1.5", "--no-faults",
+            "--output-dir", str(tmp_path),
+            env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}"},
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+    assert ran.code == 0, ran.err
+    assert "OTLP" in ran.out
+    assert _Collector.received
+    assert {(path, kind) for path, kind, _ in _Collector.received} == {
+        ("/v1/traces", "application/x-protobuf")
+    }
+    assert not (tmp_path / "spans.jsonl").read_text()

@@ -178,3 +178,16 @@ def test_ctrl_c_reports_what_was_done_and_exits_130(redis_server, admin):
     summary = json.loads(out)
     assert summary["interrupted"] is True
     assert summary["succeeded"] == len(held(admin, hashes)) == 300
+
+
+def test_cluster_revoke_counts_equal_what_the_nodes_hold(cli, cluster):
+    hashes = random_hashes(1500)
+    node = cluster.nodes[0]
+    ran = cli(
+        "revoke", "--cluster", "--ttl", "60", "--json", "--progress", "none",
+        "--redis-url", node.url,
+        stdin=lines_of(hashes),
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["succeeded"] == len(cluster.held(hashes, PREFIX)) == 1500
+    assert all(cluster.keys_by_node(PREFIX).values())  # every master holds its share

@@ -29,28 +29,35 @@ class RedisSession:
             close()
 
 
+def _unusable(command: str, where: str, error: BaseException) -> int:
+    reason = classify_error(error).value
+    print(
+        f"token-blacklist {command}: Redis at {where} is not usable ({reason}: "
+        f"{type(error).__name__})",
+        file=sys.stderr,
+    )
+    return ExitCode.UNAVAILABLE
+
+
 def open_session(
     args: argparse.Namespace, command: str, *, ping: bool = True
 ) -> RedisSession | int:
     """A connected client, or the exit code after printing why there is none."""
-    url = args.redis_url or ""
-    where = describe_url(url)
+    where = describe_url(args.redis_url or "")
     try:
         client = connect(args)
-        if ping:
-            client.ping()
     except ConnectionError_ as error:
         print(f"token-blacklist {command}: {error}", file=sys.stderr)
         return ExitCode.USAGE
-    except redis.exceptions.NoPermissionError:
-        # PING denied by an ACL says nothing about SET/EXISTS: carry on.
-        return RedisSession(client, where)
     except (redis.RedisError, OSError) as error:
-        reason = classify_error(error).value
-        print(
-            f"token-blacklist {command}: Redis at {where} is not usable ({reason}: "
-            f"{type(error).__name__})",
-            file=sys.stderr,
-        )
-        return ExitCode.UNAVAILABLE
-    return RedisSession(client, where)
+        return _unusable(command, where, error)
+    session = RedisSession(client, where)
+    if ping:
+        try:
+            client.ping()
+        except redis.exceptions.NoPermissionError:
+            pass  # PING denied by an ACL says nothing about SET/EXISTS: carry on
+        except (redis.RedisError, OSError) as error:
+            session.close()
+            return _unusable(command, where, error)
+    return session
