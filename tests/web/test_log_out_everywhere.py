@@ -14,6 +14,7 @@ import pytest
 import redis
 from opentelemetry.trace import SpanKind, StatusCode
 from redis.backoff import NoBackoff
+from redis.crc import key_slot
 from redis.retry import Retry
 
 from assertions import PREFIX
@@ -268,3 +269,24 @@ async def test_log_out_everywhere_failure_answers_503(
     admin = acl_server.client()
     assert admin.exists(nbf_key("frank")) == 0
     admin.close()
+
+
+def test_revoke_all_on_a_cluster(cluster: Any) -> None:
+    """The token key and the subject's key live in different slots (other nodes): the
+    subject-aware check still answers from both."""
+    client = cluster.client()
+    blacklist = TokenBlacklist(client, **TelemetryCapture().kwargs())
+    result = blacklist.revoke_all("grace", 60)
+    subject_node = cluster.node_for_slot(key_slot(nbf_key("grace").encode()))
+    token_hash = next(
+        h
+        for h in (hash_token(f"token {i}") for i in range(100))
+        if cluster.node_for_slot(key_slot(f"{PREFIX}:{h}".encode())) is not subject_node
+    )
+    assert result.ok
+    assert client.zscore(nbf_key("grace"), "nbf") == result.not_before
+    assert blacklist.is_blacklisted(token_hash, subject="grace", issued_at=result.not_before - 1)
+    assert not blacklist.is_blacklisted(token_hash, subject="grace", issued_at=result.not_before)
+    blacklist.blacklist_tokens([token_hash], 60)
+    assert blacklist.is_blacklisted(token_hash, subject="grace", issued_at=result.not_before)
+    client.close()
