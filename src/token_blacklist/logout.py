@@ -127,9 +127,12 @@ def subject_of(claims: Mapping[str, Any]) -> tuple[str, float] | None:
     """``(sub, iat)`` for a subject-aware check, or None when the token has no ``sub``.
 
     A token with a ``sub`` but no usable ``iat`` is checked as if issued at 0: any
-    not-before of its subject rejects it, since nobody can tell it is newer.
+    not-before of its subject rejects it, since nobody can tell it is newer. An integer
+    ``sub`` (some issuers use them) is taken as its decimal text, on both sides.
     """
     sub = claims.get("sub")
+    if isinstance(sub, int) and not isinstance(sub, bool):
+        sub = str(sub)
     if not isinstance(sub, str) or not sub:
         return None
     iat = claims.get("iat")

@@ -57,6 +57,8 @@ def test_subject_of_rejects_unknown_issue_times() -> None:
     assert subject_of({"sub": "u", "iat": 12}) == ("u", 12.0)
     assert subject_of({"sub": "u"}) == ("u", 0.0)  # unknown iat: any not-before rejects it
     assert subject_of({"iat": 12}) is None
+    assert subject_of({"sub": 42, "iat": 12}) == ("42", 12.0)
+    assert subject_of({"sub": True, "iat": 12}) is None
 
 
 def test_not_before_is_rounded_up_past_the_clock_skew() -> None:
