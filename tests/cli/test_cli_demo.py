@@ -190,3 +190,15 @@ def test_traces_go_to_otlp_when_the_standard_variable_is_set(cli, tmp_path):
         ("/v1/traces", "application/x-protobuf")
     }
     assert not (tmp_path / "spans.jsonl").read_text()
+
+
+def test_demo_on_a_cluster_counts_what_the_nodes_hold(cli, cluster, tmp_path):
+    ran = cli(
+        "demo", "--view", "plain", "--json", "--cluster", "--redis-url", cluster.nodes[0].url,
+        "--prefix", "demo-cluster", "--duration", "1.5", "--output-dir", str(tmp_path),
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    summary = json.loads(ran.out.splitlines()[-1])
+    assert summary["faults_injected"] == {}
+    held = sum(len(keys) for keys in cluster.keys_by_node("demo-cluster").values())
+    assert summary["tokens_revoked"] == held == summary["tokens_requested"] > 0

@@ -191,3 +191,33 @@ def test_cluster_revoke_counts_equal_what_the_nodes_hold(cli, cluster):
     assert ran.code == 0, ran.err
     assert json.loads(ran.out)["succeeded"] == len(cluster.held(hashes, PREFIX)) == 1500
     assert all(cluster.keys_by_node(PREFIX).values())  # every master holds its share
+
+
+def test_redis_dying_mid_run_lists_every_unsent_hash(make_server, tmp_path):
+    server = make_server()
+    admin = server.client()
+    hashes = random_hashes(500)
+    failed_out = tmp_path / "failed.txt"
+    process = subprocess.Popen(
+        [*command(), "revoke", "--ttl", "60", "--batch-size", "100", "--progress", "none",
+         "--json", "--failed-out", str(failed_out), "--socket-timeout", "0.5",
+         "--redis-url", server.url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=cli_env(),
+    )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(lines_of(hashes[:200]))
+    process.stdin.flush()
+    deadline = time.monotonic() + 20
+    while len(held(admin, hashes[:200])) < 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    revoked = held(admin, hashes)
+    server.kill()  # as a crash would; the rest of the input comes afterwards
+    process.stdin.write(lines_of(hashes[200:]))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 3, err
+    summary = json.loads(out)
+    assert summary["succeeded"] == len(revoked) == 200
+    assert summary["reasons"] == {"connection": 300}
+    assert 0 < summary["not_sent"] < 300  # the first failed batch was sent; later ones not
+    assert set(failed_out.read_text().split()) == set(hashes[200:])

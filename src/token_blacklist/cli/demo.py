@@ -6,40 +6,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import secrets
 import signal
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import redis
 import structlog
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from rich.console import Console
 from rich.live import Live
 
 from ..client import TokenBlacklist
-from ..hashing import hash_token
 from ..server import RedisServerError
 from .connection import add_connection_options
 from .demo_faults import FaultSchedule
 from .demo_prometheus import PrometheusProcess, start_prometheus
 from .demo_redis import DemoRedis, open_demo_redis, ping
+from .demo_traffic import DemoTelemetry, run_traffic
 from .demo_view import DemoStats
 from .exit_codes import ExitCode
 from .observability import LOG_LEVELS, configure_logging, otlp_configured, tracer_provider
 
 __all__ = ["register", "run"]
-
-ACCESS_LIFETIME = 15 * 60
-REFRESH_LIFETIME = 7 * 24 * 3600
 
 EPILOG = """\
 Without --redis-url (or REDIS_URL) a private redis-server is started on a free loopback
@@ -91,91 +82,6 @@ def register(subparsers: Any) -> None:
     )
 
 
-@dataclass
-class Telemetry:
-    tracer: Tracer
-    provider: TracerProvider
-    registry: CollectorRegistry
-    logger: Any
-    fault_gauge: Gauge
-
-
-def _logout(blacklist: TokenBlacklist, telemetry: Telemetry, stats: DemoStats) -> None:
-    """One simulated logout: revoke the access and refresh token, then replay the access."""
-    with telemetry.tracer.start_as_current_span(
-        "POST /logout",
-        kind=SpanKind.SERVER,
-        attributes={"http.request.method": "POST", "http.route": "/logout"},
-    ) as span:
-        # Tokens issued some time ago: each TTL is what is left until its `exp`.
-        access_ttl = ACCESS_LIFETIME - random.randint(0, ACCESS_LIFETIME - 60)
-        refresh_ttl = REFRESH_LIFETIME - random.randint(0, REFRESH_LIFETIME - 3600)
-        access = hash_token(secrets.token_urlsafe(32))
-        refresh = hash_token(secrets.token_urlsafe(32))
-        started = time.perf_counter()
-        result = blacklist.blacklist_tokens(
-            [access, refresh], {access: access_ttl, refresh: refresh_ttl}
-        )
-        stats.record(result, time.perf_counter() - started)
-        span.set_attribute("http.response.status_code", 204 if result.ok else 503)
-        if not result.ok:
-            span.set_status(Status(StatusCode.ERROR, result.describe()))
-        telemetry.logger.info(
-            "demo.logout",
-            revoked=result.succeeded,
-            failed=result.failed,
-            reasons={r.value: c for r, c in result.reasons.items()},
-        )
-        # The client replays its access token: the API must refuse it (fail closed).
-        if blacklist.is_blacklisted(access):
-            stats.checks_blocked += 1
-
-
-def _follow_faults(schedule: FaultSchedule, stats: DemoStats, telemetry: Telemetry) -> None:
-    before = schedule.active.name if schedule.active else None
-    now = time.monotonic()
-    schedule.tick(now)
-    after = schedule.active.name if schedule.active else None
-    if after != before:
-        if before:
-            telemetry.fault_gauge.labels(before).set(0)
-            telemetry.logger.info("demo.fault_stopped", fault=before)
-        if after:
-            telemetry.fault_gauge.labels(after).set(1)
-            telemetry.logger.warning("demo.fault_started", fault=after)
-    stats.active_fault = after
-    stats.next_fault_in = schedule.seconds_to_next(now)
-
-
-def _traffic(  # noqa: PLR0917 - private, called once
-    args: argparse.Namespace,
-    blacklist: TokenBlacklist,
-    schedule: FaultSchedule,
-    telemetry: Telemetry,
-    stats: DemoStats,
-    live: Live | None,
-) -> None:
-    interval = 1.0 / args.rate
-    deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
-    next_call = last_status = last_view = time.monotonic()
-    while (now := time.monotonic()) < deadline:
-        _follow_faults(schedule, stats, telemetry)
-        _logout(blacklist, telemetry, stats)
-        stats.check_errors = int(
-            telemetry.registry.get_sample_value("token_blacklist_checks_total", {"result": "error"})
-            or 0
-        )
-        now = time.monotonic()
-        if live is not None and now - last_view >= 0.25:
-            live.update(stats.render(), refresh=True)
-            last_view = now
-        elif live is None and now - last_status >= args.status_interval:
-            print(stats.status_line(), flush=True)
-            last_status = now
-        next_call = max(next_call + interval, now - 1.0)  # late by >1 s: do not burst
-        time.sleep(max(0.0, min(next_call - now, deadline - now)))
-
-
 def _banner(out: IO[str], lines: dict[str, str]) -> None:
     out.write("token-blacklist demo\n")
     for name, value in lines.items():
@@ -195,7 +101,7 @@ def _check_options(args: argparse.Namespace) -> str | None:
 
 def _start_observability(
     args: argparse.Namespace, stack: ExitStack, directory: Path, banner: dict[str, str]
-) -> Telemetry:
+) -> DemoTelemetry:
     log_file = stack.enter_context((directory / "logs.jsonl").open("a", encoding="utf-8"))
     configure_logging(log_file, args.log_level)
     span_file = stack.enter_context((directory / "spans.jsonl").open("a", encoding="utf-8"))
@@ -217,7 +123,7 @@ def _start_observability(
     banner["traces"] = (
         "OTLP ($OTEL_EXPORTER_OTLP_ENDPOINT)" if otlp_configured() else str(span_file.name)
     )
-    return Telemetry(
+    return DemoTelemetry(
         provider.get_tracer("token_blacklist.demo"),
         provider,
         registry,
@@ -252,7 +158,7 @@ def _final(args: argparse.Namespace, stats: DemoStats, schedule: FaultSchedule) 
 
 def _setup(
     args: argparse.Namespace, stack: ExitStack
-) -> tuple[DemoRedis, Telemetry, dict[str, str]]:
+) -> tuple[DemoRedis, DemoTelemetry, dict[str, str]]:
     directory = Path(args.output_dir or tempfile.mkdtemp(prefix="token-blacklist-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
     banner: dict[str, str] = {}
@@ -270,6 +176,30 @@ def _setup(
             f"{names} in turn, every {args.fault_interval:g} s for {args.fault_duration:g} s"
         )
     return demo_redis, telemetry, banner
+
+
+def _show_traffic(
+    args: argparse.Namespace,
+    blacklist: TokenBlacklist,
+    schedule: FaultSchedule,
+    telemetry: DemoTelemetry,
+    stats: DemoStats,
+) -> None:
+    """Run the traffic under the live view (a terminal) or with status lines, until the
+    duration is over or Ctrl-C."""
+    use_live = args.view == "live" or (args.view == "auto" and sys.stdout.isatty())
+    try:
+        if use_live:
+            with Live(stats.render(), console=Console(), auto_refresh=False) as live:
+                run_traffic(args, blacklist, schedule, telemetry, stats, live)
+        else:
+            run_traffic(args, blacklist, schedule, telemetry, stats, None)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a demo ends
+    finally:
+        # A second Ctrl-C must not cut the clean-up short (the server would be orphaned
+        # until the parent-death signal fires).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -300,18 +230,6 @@ def run(args: argparse.Namespace) -> int:
         )
         _banner(sys.stdout, banner)
         stats.urls = {k: v for k, v in banner.items() if k in ("metrics", "prometheus")}
-        use_live = args.view == "live" or (args.view == "auto" and sys.stdout.isatty())
-        try:
-            if use_live:
-                with Live(stats.render(), console=Console(), auto_refresh=False) as live:
-                    _traffic(args, blacklist, schedule, telemetry, stats, live)
-            else:
-                _traffic(args, blacklist, schedule, telemetry, stats, None)
-        except KeyboardInterrupt:
-            pass  # Ctrl-C is how a demo ends
-        finally:
-            # A second Ctrl-C must not cut the clean-up short (the server would be orphaned
-            # until the parent-death signal fires).
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _show_traffic(args, blacklist, schedule, telemetry, stats)
         _final(args, stats, schedule)
     return ExitCode.OK

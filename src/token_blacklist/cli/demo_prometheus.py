@@ -58,14 +58,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 15.
     return False
 
 
-def start_prometheus(metrics_port: int, directory: Path) -> PrometheusProcess | str:
-    """A running Prometheus, or the reason it was skipped."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        return "the prometheus binary is not on PATH (Debian package: prometheus)"
-    rule_files, problem = find_rule_files()
-    if problem:
-        return problem
+def _write_config(directory: Path, rule_files: list[Path], metrics_port: int) -> Path:
     config = {
         "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
         "rule_files": [str(f) for f in rule_files],
@@ -78,6 +71,18 @@ def start_prometheus(metrics_port: int, directory: Path) -> PrometheusProcess | 
     }
     config_file = directory / "prometheus.yml"
     config_file.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
+    return config_file
+
+
+def start_prometheus(metrics_port: int, directory: Path) -> PrometheusProcess | str:
+    """A running Prometheus, or the reason it was skipped."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        return "the prometheus binary is not on PATH (Debian package: prometheus)"
+    rule_files, problem = find_rule_files()
+    if problem:
+        return problem
+    config_file = _write_config(directory, rule_files, metrics_port)
     port = free_port()
     log = (directory / "prometheus.log").open("wb")
     process = subprocess.Popen(

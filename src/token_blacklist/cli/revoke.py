@@ -151,12 +151,50 @@ def _report(args: argparse.Namespace, summary: RevokeSummary, code: ExitCode) ->
         print(f"token-blacklist revoke: {summary.input_error}", file=sys.stderr)
 
 
+def _blacklist(
+    args: argparse.Namespace, stack: contextlib.ExitStack, client: Any
+) -> TokenBlacklist:
+    """The client for this run: JSON logs on stderr, spans to OTLP only when configured."""
+    provider = tracer_provider("token-blacklist", None)
+    if provider is not None:
+        stack.callback(provider.shutdown)
+    return TokenBlacklist(
+        client,
+        args.prefix,
+        registry=CollectorRegistry(),  # nobody scrapes a one-shot command
+        tracer_provider=provider,
+        logger=configure_logging(sys.stderr, args.log_level),
+    )
+
+
+def _run_batches(
+    args: argparse.Namespace, blacklist: TokenBlacklist, source: IO[str], failed_out: IO[str] | None
+) -> RevokeSummary:
+    entries = read_entries(
+        source,
+        hasher=raw_token_hasher(_hmac_key(args)) if args.hash else None,
+        default_ttl=args.ttl,
+    )
+    summary = RevokeSummary()
+    progress = make_progress(args.progress, sys.stderr)
+    try:
+        _revoke_all(
+            blacklist, batched(entries, args.batch_size), args.ttl, failed_out, progress, summary
+        )
+    except InputError as error:
+        summary.input_error = str(error)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        progress.close()
+    return summary
+
+
 def run(args: argparse.Namespace) -> int:
     problem = _check_options(args)
     if problem:
         print(f"token-blacklist revoke: {problem}", file=sys.stderr)
         return ExitCode.USAGE
-    logger = configure_logging(sys.stderr, args.log_level)
     with contextlib.ExitStack() as stack:
         try:
             source = stack.enter_context(open_input(args.input, sys.stdin))
@@ -172,38 +210,7 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(session, int):
             return session
         stack.callback(session.close)
-        provider = tracer_provider("token-blacklist", None)
-        if provider is not None:
-            stack.callback(provider.shutdown)
-        blacklist = TokenBlacklist(
-            session.client,
-            args.prefix,
-            registry=CollectorRegistry(),
-            tracer_provider=provider,
-            logger=logger,
-        )
-        entries = read_entries(
-            source,
-            hasher=raw_token_hasher(_hmac_key(args)) if args.hash else None,
-            default_ttl=args.ttl,
-        )
-        summary = RevokeSummary()
-        progress = make_progress(args.progress, sys.stderr)
-        try:
-            _revoke_all(
-                blacklist,
-                batched(entries, args.batch_size),
-                args.ttl,
-                failed_out,
-                progress,
-                summary,
-            )
-        except InputError as error:
-            summary.input_error = str(error)
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        finally:
-            progress.close()
+        summary = _run_batches(args, _blacklist(args, stack, session.client), source, failed_out)
         code = _exit_code(summary)
         _report(args, summary, code)
         return code
