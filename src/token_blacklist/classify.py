@@ -41,6 +41,7 @@ _BY_STATUS_WORD: dict[str, FailureReason] = {
     "LOADING": FailureReason.UNAVAILABLE,
     "BUSY": FailureReason.UNAVAILABLE,
     "MASTERDOWN": FailureReason.UNAVAILABLE,
+    "NOREPLICAS": FailureReason.UNAVAILABLE,  # min-replicas-to-write, or a WAIT not met
     "CLUSTERDOWN": FailureReason.CLUSTER_DOWN,
     "TRYAGAIN": FailureReason.CLUSTER_DOWN,
 }

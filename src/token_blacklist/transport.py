@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 
 from .protocol import Reply
 from .subjects import NOT_BEFORE_MEMBER
@@ -159,6 +161,15 @@ class AsyncPipelineTransport:
             return error
 
 
+def sentinel_managed(client: object) -> bool:
+    """A ``Sentinel(...).master_for(...)`` client (sync or asyncio): see :mod:`.sentinel`."""
+    pool = getattr(client, "connection_pool", None)
+    return isinstance(
+        pool,
+        redis.sentinel.SentinelConnectionPool | redis.asyncio.sentinel.SentinelConnectionPool,
+    )
+
+
 def sync_transport_for(client: Any, *, fast_path: bool = True) -> SyncTransport:
     """The transport for a synchronous client.
 
@@ -171,6 +182,10 @@ def sync_transport_for(client: Any, *, fast_path: bool = True) -> SyncTransport:
         from .cluster import ClusterTransport  # cluster builds on this module
 
         return ClusterTransport(client)
+    if isinstance(client, redis.Redis) and sentinel_managed(client):
+        from .sentinel import SentinelTransport
+
+        return SentinelTransport(client)
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.Redis client, got {type(client).__name__}")
     if fast_path and isinstance(client, redis.Redis):
@@ -188,6 +203,10 @@ def async_transport_for(client: Any, *, fast_path: bool = True) -> AsyncTranspor
         from .cluster import AsyncClusterTransport
 
         return AsyncClusterTransport(client)
+    if isinstance(client, redis.asyncio.Redis) and sentinel_managed(client):
+        from .sentinel import AsyncSentinelTransport
+
+        return AsyncSentinelTransport(client)
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.asyncio.Redis client, got {type(client).__name__}")
     if fast_path and isinstance(client, redis.asyncio.Redis):

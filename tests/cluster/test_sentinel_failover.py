@@ -1,0 +1,111 @@
+"""Sentinel, sync and async: a failover in the middle of a batch.
+
+Every token ends either on the new primary (and on every server once they are in sync) or
+reported failed; nothing acknowledged by the deposed primary alone counts as succeeded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from assertions import assert_matches_redis, assert_telemetry_matches, held, random_hashes
+from cluster.sentinel_fixtures import SentinelSet
+from conftest import Harness
+from token_blacklist import FailureReason
+from token_blacklist.server import RedisServer
+from token_blacklist.testing import TelemetryCapture
+
+RIDE_THROUGH = {"retries": 6, "retry_backoff": 0.05}  # about 3 s of re-sends per chunk
+
+
+@pytest.fixture(params=["sync", "async"])
+def sentinel_harness(request: pytest.FixtureRequest, capture: TelemetryCapture) -> Harness:
+    return Harness(request.param, capture)
+
+
+class FailoverWhenHolding:
+    """Once the primary holds ``threshold`` keys: ``SENTINEL FAILOVER``; once Sentinel names
+    the new primary, demote the old one (Sentinel itself does that about 10 s later)."""
+
+    def __init__(self, sentinels: SentinelSet, threshold: int) -> None:
+        self.sentinels = sentinels
+        self.old = sentinels.primary()
+        self.threshold = threshold
+        self.new: RedisServer | None = None
+        self.timeline: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FailoverWhenHolding:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join(timeout=15)
+
+    def _mark(self, event: str) -> None:
+        self.timeline[event] = round(time.monotonic() - self._started, 3)
+
+    def _run(self) -> None:
+        old_admin = self.old.client(socket_timeout=2)
+        while old_admin.dbsize() < self.threshold:
+            time.sleep(0.001)
+        self._mark("failover")
+        self.sentinels.failover()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            current = self.sentinels.primary()
+            if current is not self.old:
+                self.new = current
+                break
+            time.sleep(0.01)
+        assert self.new is not None, "Sentinel did not switch"
+        self._mark("switched")
+        old_admin.replicaof(self.new.host, self.new.port)
+        self._mark("demoted")
+        old_admin.close()
+
+
+def wait_in_sync(servers: list[RedisServer], primary: RedisServer, timeout: float = 10) -> None:
+    """Until every replica has the primary's whole replication stream."""
+    deadline = time.monotonic() + timeout
+    admin = primary.client()
+    while time.monotonic() < deadline:
+        offset = admin.info("replication")["master_repl_offset"]
+        replicas = [s for s in servers if s is not primary]
+        offsets = [s.client().info("replication").get("slave_repl_offset", -1) for s in replicas]
+        if all(o == offset for o in offsets):
+            return
+        time.sleep(0.02)
+    raise AssertionError("replicas did not catch up")
+
+
+def test_failover_mid_batch_loses_nothing_reported_succeeded(
+    sentinel_set: SentinelSet, sentinel_harness: Harness
+):
+    hashes = random_hashes(12_000)
+    started = time.monotonic()
+    with FailoverWhenHolding(sentinel_set, 1000) as failover:
+        result = sentinel_harness.blacklist(
+            sentinel_set,
+            hashes,
+            chunk_size=5,
+            client_kwargs={"socket_timeout": 1.0},
+            **RIDE_THROUGH,
+        )
+    elapsed = time.monotonic() - started
+    assert failover.new is not None, f"no failover during the batch: {failover.timeline}"
+    assert failover.timeline["demoted"] < elapsed, f"the batch ended first: {failover.timeline}"
+
+    new = failover.new
+    wait_in_sync(sentinel_set.servers, new)
+    # Re-sends rode through the failover within the retry budget.
+    assert result.ok, (result, failover.timeline)
+    assert_matches_redis(result, hashes, new.client())
+    for server in sentinel_set.servers:  # the count on every server, old primary included
+        assert held(server.client(), hashes) == set(hashes)
+    assert_telemetry_matches(sentinel_harness.capture, result)
+    assert set(result.reasons) <= {FailureReason.UNAVAILABLE, FailureReason.CONNECTION}
