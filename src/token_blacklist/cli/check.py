@@ -76,28 +76,27 @@ def _entries(args: argparse.Namespace) -> list[Entry]:
     return entries
 
 
-def _label(entry: Entry, raw: bool) -> str:
-    return f"line {entry.line}" if raw else entry.token_hash
+def _identify(entry: Entry, raw: bool) -> dict[str, str | int]:
+    # A raw token is a secret: name its line instead.
+    return {"line": entry.line} if raw else {"hash": entry.token_hash}
 
 
 def _print(args: argparse.Namespace, entries: list[Entry], found: set[str]) -> None:
     if args.quiet:
         return
-    seen: dict[str, Entry] = {}
+    first: dict[str, Entry] = {}
     for entry in entries:
-        seen.setdefault(entry.token_hash, entry)
+        first.setdefault(entry.token_hash, entry)
     if args.json:
         results = [
-            {("line" if args.hash else "hash"): entry.line if args.hash else h,
-             "blacklisted": h in found}
-            for h, entry in seen.items()
-        ]  # fmt: skip
-        payload = {"checked": len(seen), "blacklisted": len(found), "results": results}
-        print(json.dumps(payload))
+            _identify(entry, args.hash) | {"blacklisted": h in found} for h, entry in first.items()
+        ]
+        print(json.dumps({"checked": len(first), "blacklisted": len(found), "results": results}))
         return
-    for token_hash, entry in seen.items():
+    for token_hash, entry in first.items():
         status = "blacklisted" if token_hash in found else "not-blacklisted"
-        print(f"{_label(entry, args.hash)}\t{status}")
+        label = f"line {entry.line}" if args.hash else token_hash
+        print(f"{label}\t{status}")
 
 
 def run(args: argparse.Namespace) -> int:

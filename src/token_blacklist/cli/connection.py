@@ -17,7 +17,7 @@ import redis.cluster
 
 __all__ = [
     "DEFAULT_PREFIX",
-    "ConnectionError_",
+    "ConnectionSettingsError",
     "add_connection_options",
     "connect",
     "describe_url",
@@ -33,7 +33,7 @@ connection:
 """
 
 
-class ConnectionError_(Exception):
+class ConnectionSettingsError(Exception):
     """The connection settings cannot work (bad URL, unreadable CA file)."""
 
 
@@ -86,16 +86,18 @@ def _client_kwargs(args: argparse.Namespace, url: str) -> dict[str, Any]:
     }
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ConnectionError_("the Redis URL must start with redis://, rediss:// or unix://")
+        raise ConnectionSettingsError(
+            "the Redis URL must start with redis://, rediss:// or unix://"
+        )
     if not parts.username and os.environ.get("REDIS_USERNAME"):
         kwargs["username"] = os.environ["REDIS_USERNAME"]
     if not parts.password and os.environ.get("REDIS_PASSWORD"):
         kwargs["password"] = os.environ["REDIS_PASSWORD"]
     if args.tls_ca_file:
         if parts.scheme != "rediss":
-            raise ConnectionError_("--tls-ca-file needs a rediss:// URL")
+            raise ConnectionSettingsError("--tls-ca-file needs a rediss:// URL")
         if not os.access(args.tls_ca_file, os.R_OK):
-            raise ConnectionError_(f"cannot read the CA file {args.tls_ca_file}")
+            raise ConnectionSettingsError(f"cannot read the CA file {args.tls_ca_file}")
         kwargs["ssl_ca_certs"] = args.tls_ca_file
     return kwargs
 
@@ -108,7 +110,7 @@ def connect(args: argparse.Namespace, url: str | None = None) -> Any:
     """
     url = url or args.redis_url
     if not url:
-        raise ConnectionError_("no Redis URL: pass --redis-url or set REDIS_URL")
+        raise ConnectionSettingsError("no Redis URL: pass --redis-url or set REDIS_URL")
     kwargs = _client_kwargs(args, url)
     try:
         if args.cluster:
@@ -117,7 +119,7 @@ def connect(args: argparse.Namespace, url: str | None = None) -> Any:
         return redis.Redis.from_url(url, **kwargs)
     except ValueError as error:
         # redis-py's URL errors name the part that is wrong, not the password.
-        raise ConnectionError_(f"invalid Redis URL ({type(error).__name__})") from None
+        raise ConnectionSettingsError(f"invalid Redis URL ({type(error).__name__})") from None
 
 
 def describe_url(url: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from ..classify import classify_error
-from .connection import ConnectionError_, connect, describe_url
+from .connection import ConnectionSettingsError, connect, describe_url
 from .exit_codes import ExitCode
 
 __all__ = ["RedisSession", "open_session"]
@@ -46,7 +46,7 @@ def open_session(
     where = describe_url(args.redis_url or "")
     try:
         client = connect(args)
-    except ConnectionError_ as error:
+    except ConnectionSettingsError as error:
         print(f"token-blacklist {command}: {error}", file=sys.stderr)
         return ExitCode.USAGE
     except (redis.RedisError, OSError) as error:
