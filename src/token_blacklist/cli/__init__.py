@@ -2,31 +2,31 @@
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``run=`` to a function ``(argparse.Namespace) -> int`` (the exit code).
-Adding a command is one line in :data:`SUBCOMMANDS`.
+Adding a command is one line in :data:`SUBCOMMANDS` (the module's name).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import FrameType
-from typing import Any
 
 from .. import __about__
-from . import check, demo, doctor, revoke
 from .exit_codes import EXIT_CODES_HELP, ExitCode
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [
-    demo.register,
-    revoke.register,
-    check.register,
-    doctor.register,
-    # ↓ more subcommands register here (e.g. `bench.register` from .bench), one line each.
+SUBCOMMANDS: list[str] = [
+    "demo",
+    "revoke",
+    "check",
+    "doctor",
+    # ↓ one line per further subcommand module of this package, e.g. "bench".
 ]
+"""Modules of this package, each with ``register(subparsers)``; the help lists them in order."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__about__.__version__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in SUBCOMMANDS:
-        register(subparsers)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
 
 
