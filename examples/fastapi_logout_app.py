@@ -6,9 +6,11 @@ token and prints the trace and the log lines):
 
     python examples/fastapi_logout_app.py
 
-Serve it for real (one process; see the README for multiprocess metrics):
+Serve it for real, several workers adding up their metrics at /metrics (uvicorn, or
+gunicorn with uvicorn workers; see the README):
 
-    REDIS_URL=redis://localhost:6379/0 uvicorn --factory examples.fastapi_logout_app:app_from_env
+    export PROMETHEUS_MULTIPROC_DIR=$(mktemp -d) REDIS_URL=redis://localhost:6379/0
+    uvicorn --workers 2 --factory examples.fastapi_logout_app:app_from_env
 
 Needs ``pip install 'token-blacklist[test]'`` (fastapi, httpx, PyJWT, the OpenTelemetry SDK
 and the FastAPI/Redis instrumentations). The tests in ``tests/web`` drive this very app.
@@ -28,10 +30,16 @@ import jwt
 import redis.asyncio
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
-from prometheus_client import CollectorRegistry
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 from pydantic import BaseModel
 
 from token_blacklist import AsyncTokenBlacklist, add_trace_context
@@ -166,8 +174,21 @@ def create_app(
         log.info("app.logout_everywhere", status=response.status_code)
         return response
 
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)
+
     FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider)
     return app
+
+
+def exposition(registry: CollectorRegistry | None) -> bytes:
+    """The metrics text; under several workers (PROMETHEUS_MULTIPROC_DIR set before
+    prometheus_client was imported) the sum over every worker's files."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry or REGISTRY)
 
 
 def app_from_env() -> FastAPI:

@@ -6,17 +6,22 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.openmetrics.exposition import generate_latest
 
 from assertions import held
 from conftest import PARTIAL_USER
-from token_blacklist.server import RedisServer
+from token_blacklist import hash_token
+from token_blacklist.server import RedisServer, free_port
 
 WORKER = Path(__file__).with_name("multiprocess_worker.py")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_two_workers_add_up(acl_server: RedisServer, tmp_path: Path) -> None:
@@ -65,3 +70,63 @@ def test_two_workers_add_up(acl_server: RedisServer, tmp_path: Path) -> None:
     text = generate_latest(registry).decode()
     assert "trace_id" not in text
     assert "_created" not in text
+
+
+def test_uvicorn_workers_serve_the_summed_metrics(
+    redis_server: RedisServer, admin: redis.Redis, tmp_path: Path
+) -> None:
+    """The README's set-up, for real: the example app under ``uvicorn --workers 2``, each
+    logout on a new connection, and /metrics (any worker) reports the sum."""
+    port = free_port()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "REDIS_URL": redis_server.url}
+    command = [sys.executable, "-m", "uvicorn", "--workers", "2", "--port", str(port)]
+    command += ["--log-level", "warning", "--factory", "examples.fastapi_logout_app:app_from_env"]
+    server = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        # Each worker creates its metric files in its lifespan: wait for both workers.
+        while not _serving(base) or len(list(tmp_path.glob("counter_*.db"))) < 2:
+            assert time.monotonic() < deadline and server.poll() is None, "uvicorn did not start"
+            time.sleep(0.1)
+        hashes = []
+        for user in range(30):
+            with httpx.Client(base_url=base) as http:  # a new connection: any worker
+                pair = http.post("/login", json={"user": f"user-{user}"}).json()
+                answer = http.post(
+                    "/logout",
+                    json={"refresh_token": pair["refresh_token"]},
+                    headers={"Authorization": f"Bearer {pair['access_token']}"},
+                )
+                assert answer.status_code == 200
+            hashes += [hash_token(pair["access_token"]), hash_token(pair["refresh_token"])]
+        text = httpx.get(f"{base}/metrics").text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert len(held(admin, hashes)) == 60
+    assert 'token_blacklist_tokens_total{outcome="succeeded"} 60.0' in text
+    assert 'token_blacklist_operations_total{operation="blacklist",outcome="success"} 30.0' in text
+    # Each worker process writes its own file: both served some of the logouts.
+    per_worker = [_succeeded(path) for path in sorted(tmp_path.glob("counter_*.db"))]
+    assert len(per_worker) == 2 and all(per_worker) and sum(per_worker) == 60
+
+
+def _serving(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/metrics", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _succeeded(path: Path) -> float:
+    """token_blacklist_tokens_total{outcome="succeeded"} in one worker's file."""
+    for metric in MultiProcessCollector.merge([str(path)], accumulate=True):
+        for sample in metric.samples:
+            if sample.name == "token_blacklist_tokens_total" and sample.labels == {
+                "outcome": "succeeded"
+            }:
+                return float(sample.value)
+    return 0.0
