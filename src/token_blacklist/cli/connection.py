@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import redis
 import redis.cluster
 
+from ..plan import validate_prefix
+
 __all__ = [
     "DEFAULT_PREFIX",
     "ConnectionSettingsError",
@@ -37,6 +39,23 @@ class ConnectionSettingsError(Exception):
     """The connection settings cannot work (bad URL, unreadable CA file)."""
 
 
+def _prefix(value: str) -> str:
+    try:
+        return validate_prefix(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
+    return seconds
+
+
 def add_connection_options(parser: argparse.ArgumentParser, *, url_default: bool = True) -> None:
     """Add ``--redis-url``, ``--cluster``, ``--prefix``, TLS and timeout options."""
     group = parser.add_argument_group("Redis connection")
@@ -55,6 +74,7 @@ def add_connection_options(parser: argparse.ArgumentParser, *, url_default: bool
     group.add_argument(
         "--prefix",
         default=os.environ.get("TOKEN_BLACKLIST_PREFIX", DEFAULT_PREFIX),
+        type=_prefix,
         help="key prefix: keys are PREFIX:HASH (default: $TOKEN_BLACKLIST_PREFIX or %(default)s)",
     )
     group.add_argument(
@@ -65,14 +85,14 @@ def add_connection_options(parser: argparse.ArgumentParser, *, url_default: bool
     )
     group.add_argument(
         "--socket-timeout",
-        type=float,
+        type=_seconds,
         default=2.0,
         metavar="SECONDS",
         help="reply timeout per round trip (default: %(default)s)",
     )
     group.add_argument(
         "--connect-timeout",
-        type=float,
+        type=_seconds,
         default=2.0,
         metavar="SECONDS",
         help="TCP/TLS connect timeout (default: %(default)s)",

@@ -12,6 +12,7 @@ from typing import IO, Any
 from prometheus_client import CollectorRegistry
 
 from ..client import TokenBlacklist
+from ..plan import MAX_TTL_SECONDS
 from ..result import FailureReason
 from .connection import add_connection_options
 from .exit_codes import EXIT_CODES_HELP, ExitCode
@@ -77,8 +78,8 @@ def _hmac_key(args: argparse.Namespace) -> bytes | None:
 
 
 def _check_options(args: argparse.Namespace) -> str | None:
-    if args.ttl is not None and args.ttl < 1:
-        return "--ttl must be at least 1 second"
+    if args.ttl is not None and not 1 <= args.ttl <= MAX_TTL_SECONDS:
+        return f"--ttl must be between 1 and {MAX_TTL_SECONDS} seconds"
     if not 1 <= args.batch_size <= 1_000_000:
         return "--batch-size must be between 1 and 1000000"
     return None
