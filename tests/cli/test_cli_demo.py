@@ -3,9 +3,11 @@ summary, logs and spans agree; a foreign server is only touched inside the prefi
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -202,3 +204,26 @@ def test_demo_on_a_cluster_counts_what_the_nodes_hold(cli, cluster, tmp_path):
     assert summary["faults_injected"] == {}
     held = sum(len(keys) for keys in cluster.keys_by_node("demo-cluster").values())
     assert summary["tokens_revoked"] == held == summary["tokens_requested"] > 0
+
+
+def test_live_view_on_a_terminal(tmp_path):
+    """On a terminal (a pty here) the rich view shows the figures and the active fault."""
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [*command(), "demo", "--duration", "3", "--fault-interval", "1", "--fault-duration",
+         "0.8", "--output-dir", str(tmp_path)],
+        stdin=subprocess.DEVNULL, stdout=secondary, stderr=subprocess.PIPE,
+        env=cli_env(COLUMNS="100", LINES="40", TERM="xterm"),
+    )  # fmt: skip
+    os.close(secondary)
+    screen = b""
+    with contextlib.suppress(OSError):  # EIO once the demo has closed the terminal
+        while chunk := os.read(primary, 65536):
+            screen += chunk
+    os.close(primary)
+    assert process.wait(timeout=20) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    for label in ("logout requests", "tokens revoked", "failure ratio", "failures by reason",
+                  "latency p50 / p99", "active fault", "noperm"):  # fmt: skip
+        assert label in text, label
+    assert "summary:" in text
