@@ -59,16 +59,20 @@ def assert_cluster_matches(
 
 
 def assert_nodes_reported(
-    capture: TelemetryCapture, cluster: LocalCluster, failed: Collection[RedisServer]
+    capture: TelemetryCapture,
+    cluster: LocalCluster,
+    failed: Collection[RedisServer],
+    involved: int | None = None,
 ) -> None:
     """Span attributes and the log event name the nodes of the call and the failed ones."""
     expected = sorted(f"{node.host}:{node.port}" for node in failed)
+    involved = len(cluster.nodes) if involved is None else involved
     (span,) = capture.spans("token_blacklist.blacklist_tokens")
     attributes = dict(span.attributes or {})
-    assert attributes["token_blacklist.nodes"] == len(cluster.nodes)
+    assert attributes["token_blacklist.nodes"] == involved
     assert list(attributes["token_blacklist.failed_nodes"]) == expected  # type: ignore[arg-type]
     (event,) = [e for e in capture.logs if e["event"].startswith("token_blacklist.")]
-    assert event["nodes"] == len(cluster.nodes)
+    assert event["nodes"] == involved
     assert event["failed_nodes"] == expected
 
 

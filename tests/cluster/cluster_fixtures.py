@@ -40,19 +40,25 @@ def _slot_ranges(masters: int) -> list[tuple[int, int]]:
 
 
 class LocalCluster:
-    """Masters without replicas, each a private redis-server with cluster mode on."""
+    """Masters (and optionally replicas), each a private redis-server in cluster mode.
 
-    def __init__(self, masters: int = 3, config: dict[str, Any] | None = None) -> None:
+    ``nodes`` lists the masters first; replica ``i`` (after them) replicates master ``i``.
+    """
+
+    def __init__(
+        self, masters: int = 3, config: dict[str, Any] | None = None, *, replicas: int = 0
+    ) -> None:
         self.nodes: list[RedisServer] = []
         self._masters = masters
+        self._replicas = replicas
         self._config = config or {}
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self, timeout: float = 20.0) -> LocalCluster:
-        for _ in range(self._masters):
+        for _ in range(self._masters + self._replicas):
             self.nodes.append(self._start_node())
         for index, (node, (low, high)) in enumerate(
-            zip(self.nodes, _slot_ranges(self._masters), strict=True)
+            zip(self.nodes, _slot_ranges(self._masters), strict=False)
         ):
             admin = self.admin(node)
             admin.execute_command("CLUSTER", "ADDSLOTSRANGE", low, high)
@@ -61,8 +67,26 @@ class LocalCluster:
         for node in self.nodes[1:]:
             bus_port = node.config["cluster-port"]
             first.execute_command("CLUSTER", "MEET", node.host, node.port, bus_port)
+        for index in range(self._replicas):
+            self._replicate(self.nodes[self._masters + index], self.nodes[index], timeout)
         self.wait_healthy(timeout)
         return self
+
+    def _replicate(self, replica: RedisServer, master: RedisServer, timeout: float) -> None:
+        master_id = self.node_id(master)
+        deadline = time.monotonic() + timeout
+        while True:  # the replica must have heard of the master through gossip first
+            try:
+                self.admin(replica).execute_command("CLUSTER", "REPLICATE", master_id)
+                break
+            except redis.ResponseError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        while self.admin(replica).info("replication").get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise RuntimeError("replica did not sync")
+            time.sleep(0.02)
 
     def _start_node(self) -> RedisServer:
         last: Exception | None = None
@@ -76,6 +100,7 @@ class LocalCluster:
                 # A killed master restarts with what it had acknowledged (SIGKILL keeps
                 # the page cache): tests can compare a node's share after its crash.
                 "appendonly": "yes",
+                "repl-diskless-sync-delay": 0,  # replicas sync at once, not after 5 s
                 "appendfsync": "no",
                 **self._config,
             }
@@ -228,12 +253,15 @@ class LocalCluster:
         return str(value)
 
     def keys_by_node(self, prefix: str) -> dict[int, set[str]]:
-        """Port -> the hashes (key without ``prefix:``) each live node holds."""
+        """Port -> the hashes (key without ``prefix:``) each live master holds."""
         held: dict[int, set[str]] = {}
         for node in self.nodes:
             if not node.running or node._paused:
                 continue
-            keys = self.admin(node, decode_responses=True).keys(f"{prefix}:*")
+            admin = self.admin(node, decode_responses=True)
+            if admin.info("replication")["role"] != "master":
+                continue  # a replica's copies are its master's keys
+            keys = admin.keys(f"{prefix}:*")
             held[node.port] = {str(k)[len(prefix) + 1 :] for k in keys}  # type: ignore[union-attr]
         return held
 
