@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import jwt
 import redis.asyncio
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
@@ -107,7 +107,6 @@ def create_app(
 ) -> FastAPI:
     """The app; everything observable is injected so tests can read it."""
     tokens = tokens or Tokens()
-    log = logger if logger is not None else structlog.get_logger("example.app")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,20 +131,35 @@ def create_app(
         clock_skew=1.0,
         policy=policy or LogoutPolicy(exp_leeway=VERIFY_LEEWAY),
     )
+    log = logger if logger is not None else structlog.get_logger("example.app")
+    app.include_router(session_routes(auth, tokens))
+    app.include_router(logout_routes(auth, log))
+    app.add_api_route(
+        "/metrics",
+        lambda: Response(exposition(registry), media_type=CONTENT_TYPE_LATEST),
+        methods=["GET"],
+    )
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider)
+    return app
 
-    @app.post("/login")
+
+def session_routes(auth: BlacklistAuth, tokens: Tokens) -> APIRouter:
+    """Log in (demo: no password), use the access token, refresh it."""
+    router = APIRouter()
+
+    @router.post("/login")
     async def login(body: Login) -> dict[str, str]:
-        # Demo only: no password. A real app authenticates the user here.
+        # Demo only: a real app authenticates the user here.
         return {
             "access_token": tokens.issue(body.user, "access"),
             "refresh_token": tokens.issue(body.user, "refresh"),
         }
 
-    @app.get("/me")
+    @router.get("/me")
     async def me(token: Annotated[PresentedToken, Depends(auth.require)]) -> dict[str, Any]:
         return {"sub": token.claims["sub"]}
 
-    @app.post("/refresh")
+    @router.post("/refresh")
     async def refresh(request: Request, body: Refresh) -> dict[str, str]:
         presented = auth.token(body.refresh_token)
         if presented is None or presented.claims.get("typ") != "refresh":
@@ -153,7 +167,14 @@ def create_app(
         await auth.check(request, presented)  # revoked, or issued before a revoke_all: 401
         return {"access_token": tokens.issue(presented.claims["sub"], "access")}
 
-    @app.post("/logout")
+    return router
+
+
+def logout_routes(auth: BlacklistAuth, log: Any) -> APIRouter:
+    """Log out (this session's tokens) and log out everywhere (every token of the user)."""
+    router = APIRouter()
+
+    @router.post("/logout")
     async def logout(
         request: Request,
         body: Logout,
@@ -166,7 +187,7 @@ def create_app(
         log.info("app.logout", status=response.status_code)  # no subject: ids stay out of logs
         return response
 
-    @app.post("/logout-everywhere")
+    @router.post("/logout-everywhere")
     async def logout_everywhere(
         request: Request, token: Annotated[PresentedToken, Depends(auth.require)]
     ) -> JSONResponse:
@@ -174,12 +195,7 @@ def create_app(
         log.info("app.logout_everywhere", status=response.status_code)
         return response
 
-    @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)
-
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider)
-    return app
+    return router
 
 
 def exposition(registry: CollectorRegistry | None) -> bytes:
@@ -197,7 +213,7 @@ def app_from_env() -> FastAPI:
     return create_app(lambda: redis.asyncio.Redis.from_url(url, socket_timeout=0.5))
 
 
-async def _demo() -> None:  # pragma: no cover - a demo, exercised by tests/web by hand
+async def _demo() -> None:  # pragma: no cover - run by tests/web/test_example_demo.py
     import httpx
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
@@ -230,6 +246,11 @@ async def _demo() -> None:  # pragma: no cover - a demo, exercised by tests/web 
                 spans = list(exporter.get_finished_spans())
                 print("GET /me again ->", (await http.get("/me", headers=bearer)).status_code)
     RedisInstrumentor().uninstrument()
+    _print_trace(spans)
+
+
+def _print_trace(spans: list[Any]) -> None:  # pragma: no cover
+    """One line per span: trace id, then the name indented by depth."""
     by_id = {s.context.span_id: s for s in spans}
     for span in spans:
         depth, parent = 0, span.parent
