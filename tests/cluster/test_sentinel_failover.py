@@ -12,7 +12,7 @@ import time
 import pytest
 
 from assertions import assert_matches_redis, assert_telemetry_matches, held, random_hashes
-from cluster.sentinel_fixtures import SentinelSet
+from cluster.sentinel_fixtures import SERVICE, SentinelSet
 from conftest import Harness
 from token_blacklist import FailureReason
 from token_blacklist.server import RedisServer
@@ -69,6 +69,17 @@ class FailoverWhenHolding:
         old_admin.close()
 
 
+def wait_healthy_replicas(sentinels: SentinelSet, count: int, timeout: float = 10) -> None:
+    """Until Sentinel counts ``count`` replicas that are not subjectively down."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replicas = sentinels.admin_sentinel().sentinel_slaves(SERVICE)
+        if sum(not r["is_sdown"] for r in replicas) == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("Sentinel did not mark the replica down")
+
+
 def wait_in_sync(servers: list[RedisServer], primary: RedisServer, timeout: float = 10) -> None:
     """Until every replica has the primary's whole replication stream."""
     deadline = time.monotonic() + timeout
@@ -109,3 +120,29 @@ def test_failover_mid_batch_loses_nothing_reported_succeeded(
         assert held(server.client(), hashes) == set(hashes)
     assert_telemetry_matches(sentinel_harness.capture, result)
     assert set(result.reasons) <= {FailureReason.UNAVAILABLE, FailureReason.CONNECTION}
+
+
+def test_a_dead_replica_costs_confirmations_until_sentinel_marks_it_down(
+    sentinel_set: SentinelSet, sentinel_harness: Harness
+):
+    """The documented price: applied on the primary but reported ``unavailable`` while a
+    replica Sentinel still counts cannot confirm; normal again once Sentinel drops it."""
+    primary = sentinel_set.primary()
+    replica = next(s for s in sentinel_set.servers if s is not primary)
+    replica.kill()
+    first = random_hashes(200)
+    result = sentinel_harness.blacklist(
+        sentinel_set, first, chunk_size=50, retries=0, client_kwargs={"socket_timeout": 1.0}
+    )
+    assert result.succeeded == 0
+    assert set(result.reasons) == {FailureReason.UNAVAILABLE}
+    assert held(primary.client(), first) == set(first)  # the safe direction: never fewer
+
+    wait_healthy_replicas(sentinel_set, 1)
+    sentinel_harness.capture.clear()
+    second = random_hashes(200)
+    result = sentinel_harness.blacklist(
+        sentinel_set, second, chunk_size=50, retries=0, client_kwargs={"socket_timeout": 1.0}
+    )
+    assert result.ok
+    assert_matches_redis(result, second, primary.client())
