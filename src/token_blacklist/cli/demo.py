@@ -116,6 +116,7 @@ def _start_observability(
         registry=registry,
     )
     http_server, _ = start_http_server(args.metrics_port, addr="127.0.0.1", registry=registry)
+    stack.callback(http_server.server_close)
     stack.callback(http_server.shutdown)
     port = http_server.server_address[1]
     banner["metrics"] = f"http://127.0.0.1:{port}/metrics (OpenMetrics + exemplars on request)"

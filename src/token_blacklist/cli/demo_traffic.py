@@ -28,6 +28,8 @@ REFRESH_LIFETIME = 7 * 24 * 3600
 
 @dataclass
 class DemoTelemetry:
+    """The demo's own tracer and logger, and the registry its ``/metrics`` serves."""
+
     tracer: Tracer
     provider: TracerProvider
     registry: CollectorRegistry
@@ -82,7 +84,7 @@ def _follow_faults(schedule: FaultSchedule, stats: DemoStats, telemetry: DemoTel
     stats.next_fault_in = schedule.seconds_to_next(now)
 
 
-def run_traffic(  # noqa: PLR0917 - private, called once
+def run_traffic(  # noqa: PLR0917 - one caller, the demo command
     args: argparse.Namespace,
     blacklist: TokenBlacklist,
     schedule: FaultSchedule,
@@ -90,6 +92,11 @@ def run_traffic(  # noqa: PLR0917 - private, called once
     stats: DemoStats,
     live: Live | None,
 ) -> None:
+    """Logouts at ``--rate`` per second until ``--duration`` (or Ctrl-C), one at a time.
+
+    Faults start and stop between two requests, so a request never sees half a change of
+    fault; the view is redrawn from this thread, so it never reads figures mid-update.
+    """
     interval = 1.0 / args.rate
     deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
     next_call = last_status = last_view = time.monotonic()
