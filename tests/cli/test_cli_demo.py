@@ -123,11 +123,12 @@ def test_a_foreign_server_is_touched_only_inside_the_prefix(cli, redis_server, a
     ran = cli(
         "demo", "--view", "plain", "--json", "--redis-url", redis_server.url,
         "--prefix", "demo-test", "--rate", "80", "--duration", "4",
-        "--fault-interval", "1.5", "--fault-duration", "1", "--output-dir", str(tmp_path),
+        "--fault-interval", "1.5", "--fault-duration", "1", "--faults-until", "2",
+        "--output-dir", str(tmp_path),
     )  # fmt: skip
     assert ran.code == 0, ran.err
     summary = json.loads(ran.out.splitlines()[-1])
-    assert summary["faults_injected"] == {"stall": 2}
+    assert summary["faults_injected"] == {"stall": 1}  # at 1.5 s; none after --faults-until
     assert summary["reasons"].get("timeout", 0) > 0
     demo_keys = admin.keys("demo-test:*")
     # A timed-out write may still land once the stall ends: never fewer than reported.

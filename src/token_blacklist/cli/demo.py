@@ -45,7 +45,7 @@ instead when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
 examples:
   token-blacklist demo
-  token-blacklist demo --rate 200 --fault-interval 10 --with-prometheus
+  token-blacklist demo --with-prometheus --faults-until 600   # alerts fire, then resolve
   token-blacklist demo --redis-url redis://127.0.0.1:6379/0 --prefix demo --duration 60
 
 exit codes: 0 stopped by --duration or Ctrl-C; 5 Redis could not be started or reached;
@@ -66,6 +66,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--fault-interval", type=float, default=20.0, metavar="SECONDS")
     parser.add_argument("--fault-duration", type=float, default=8.0, metavar="SECONDS")
     parser.add_argument("--no-faults", action="store_true", help="inject no fault")
+    parser.add_argument(
+        "--faults-until",
+        type=float,
+        default=float("inf"),
+        metavar="SECONDS",
+        help="start no fault after SECONDS, to watch alerts resolve (default: never stop)",
+    )
     parser.add_argument("--metrics-port", type=int, default=0, help="default: a free port")
     parser.add_argument("--output-dir", metavar="DIR", help="logs and spans (default: a temp dir)")
     parser.add_argument("--with-prometheus", action="store_true", help="also start Prometheus")
@@ -218,7 +225,9 @@ def run(args: argparse.Namespace) -> int:
                 print(str(error), file=sys.stderr)
             return ExitCode.UNAVAILABLE
         faults = [] if args.no_faults else demo_redis.faults
-        schedule = FaultSchedule(faults, args.fault_interval, args.fault_duration)
+        schedule = FaultSchedule(
+            faults, args.fault_interval, args.fault_duration, until=args.faults_until
+        )
         stack.callback(schedule.stop)  # runs before the server stops (last in, first out)
         blacklist = TokenBlacklist(
             demo_redis.client,

@@ -126,20 +126,25 @@ class FaultSchedule:
     faults: list[Fault]
     interval: float
     duration: float
+    until: float = float("inf")
+    """Seconds after the start when no new fault starts (so alerts can be seen resolving)."""
     active: Fault | None = None
     injected: dict[str, int] = field(default_factory=dict)
     _next_index: int = 0
     _next_start: float = 0.0
     _ends_at: float = 0.0
+    _last_start: float = 0.0
 
     def __post_init__(self) -> None:
-        self._next_start = time.monotonic() + self.interval
+        started = time.monotonic()
+        self._next_start = started + self.interval
+        self._last_start = started + self.until
 
     def tick(self, now: float) -> None:
         """Start or stop a fault when its time has come (called from the traffic loop)."""
         if self.active is not None and now >= self._ends_at:
             self.stop()
-        if self.active is None and self.faults and now >= self._next_start:
+        if self.active is None and self.faults and self._next_start <= now < self._last_start:
             fault = self.faults[self._next_index % len(self.faults)]
             self._next_index += 1
             fault.start()
@@ -155,4 +160,7 @@ class FaultSchedule:
             fault.stop()
 
     def seconds_to_next(self, now: float) -> float:
+        """Until the active fault ends or the next one starts (inf when none will)."""
+        if self.active is None and self._next_start >= self._last_start:
+            return float("inf")
         return max(0.0, (self._ends_at if self.active else self._next_start) - now)

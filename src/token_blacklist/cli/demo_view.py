@@ -105,7 +105,12 @@ class DemoStats:
         if self.active_fault:
             fault = Text(f"{self.active_fault} (ends in {self.next_fault_in:.0f} s)", "bold red")
         else:
-            fault = Text(f"none (next in {self.next_fault_in:.0f} s)", "green")
+            upcoming = (
+                "no more"
+                if self.next_fault_in == float("inf")
+                else (f"next in {self.next_fault_in:.0f} s")
+            )
+            fault = Text(f"none ({upcoming})", "green")
         table.add_row("active fault", fault)
         links = Table.grid(padding=(0, 2))
         for name, url in self.urls.items():
