@@ -40,8 +40,9 @@ maxmemory limit (OOM), a paused server (SIGSTOP, at most 3 s). With --redis-url 
 is never reconfigured and only PREFIX:* keys are written; the only fault is a stall of the
 demo's own connections through a loopback proxy (none for rediss:// or --cluster).
 
-Logs (JSON lines with trace ids) and spans go to files in --output-dir; spans go to OTLP
-instead when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+Logs (JSON lines with trace ids) and spans go to files in --output-dir (at the default rate
+spans.jsonl grows by about 4 MB a minute); spans go to OTLP instead when
+OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
 examples:
   token-blacklist demo
