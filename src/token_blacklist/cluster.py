@@ -155,9 +155,11 @@ def exchange(
                     if not isinstance(reply, rex.TimeoutError):
                         outcome.refresh = batch.node
                 elif isinstance(reply, rex.AskError) and hop < MAX_REDIRECTS:
-                    targets[position] = (_node_name(reply), True)
-                    if isinstance(reply, rex.MovedError):  # the slot changed owner for good
-                        targets[position] = (_node_name(reply), False)
+                    # MOVED: the slot has a new owner for good; ASK: this command only,
+                    # while the slot migrates (MovedError is an AskError subclass).
+                    is_moved = isinstance(reply, rex.MovedError)
+                    targets[position] = (_node_name(reply), not is_moved)
+                    if isinstance(reply, rex.MovedError):
                         moved[reply.slot_id] = reply
     return outcome
 
