@@ -52,15 +52,19 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) ->
 
 
 class TrafficApp:
-    def __init__(self, server: RedisServer) -> None:
+    def __init__(self, server: RedisServer, directory: Path) -> None:
         self.port = free_port()
+        self.log = directory / "app.log"
         command = [sys.executable, str(APP), "--redis-port", str(server.port)]
         command += ["--username", REVOKER[0], "--password", REVOKER[1]]
         command += ["--metrics-port", str(self.port)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=self.log.open("wb"), text=True
+        )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], 15)
-        assert ready and self.process.stdout.readline().strip() == "ready"
+        line = self.process.stdout.readline().strip() if ready else ""
+        assert line == "ready", f"the traffic app did not start:\n{self.log.read_text()[-3000:]}"
 
     def stop_traffic(self) -> None:
         self.process.send_signal(signal.SIGUSR1)
@@ -137,9 +141,11 @@ def e2e_alert_groups() -> list[Group]:
 
 
 @pytest.fixture(scope="module")
-def app(revoker_server: RedisServer) -> Iterator[TrafficApp]:
+def app(
+    revoker_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TrafficApp]:
     require_binary("prometheus")
-    traffic = TrafficApp(revoker_server)
+    traffic = TrafficApp(revoker_server, tmp_path_factory.mktemp("app"))
     yield traffic
     traffic.close()
 
