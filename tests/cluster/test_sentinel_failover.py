@@ -11,11 +11,12 @@ import time
 
 import pytest
 
-from assertions import assert_matches_redis, assert_telemetry_matches, held, random_hashes
+from assertions import PREFIX, assert_matches_redis, assert_telemetry_matches, held, random_hashes
 from cluster.sentinel_fixtures import SERVICE, SentinelSet
 from conftest import Harness
-from token_blacklist import FailureReason
+from token_blacklist import FailureReason, TokenBlacklist
 from token_blacklist.server import RedisServer
+from token_blacklist.subjects import subject_key
 from token_blacklist.testing import TelemetryCapture
 
 RIDE_THROUGH = {"retries": 6, "retry_backoff": 0.05}  # about 3 s of re-sends per chunk
@@ -146,3 +147,23 @@ def test_a_dead_replica_costs_confirmations_until_sentinel_marks_it_down(
     )
     assert result.ok
     assert_matches_redis(result, second, primary.client())
+
+
+def test_log_out_everywhere_is_confirmed_by_the_replicas_too(
+    sentinel_set: SentinelSet, capture: TelemetryCapture
+):
+    primary = sentinel_set.primary()
+    replicas = [s for s in sentinel_set.servers if s is not primary]
+    client = sentinel_set.client(socket_timeout=1.0)
+    try:
+        blacklist = TokenBlacklist(client, retries=0, **capture.kwargs())
+        assert blacklist.revoke_all("user-7", 3600).ok
+        wait_in_sync(sentinel_set.servers, primary)
+        key = subject_key(f"{PREFIX}:", "user-7")
+        assert all(server.client().exists(key) for server in sentinel_set.servers)
+
+        replicas[0].kill()  # Sentinel still counts it for a while: not confirmed
+        result = blacklist.revoke_all("user-8", 3600)
+        assert not result.ok and result.reason is FailureReason.UNAVAILABLE
+    finally:
+        client.close()
