@@ -29,7 +29,7 @@ from dashboards_fixtures import revoker_server  # noqa: F401 - fixtures
 from mixin_inspection import ROOT, dashboard, panel_queries, require_binary, substitute
 from revoker_redis import PREFIX, REVOKER
 
-from token_blacklist.server import RedisServer, free_port
+from token_blacklist.server import RedisServer, _die_with_parent, free_port
 
 JOB = "token-blacklist-e2e"
 APP = Path(__file__).with_name("dashboards_traffic_app.py")
@@ -59,7 +59,11 @@ class TrafficApp:
         command += ["--username", REVOKER[0], "--password", REVOKER[1]]
         command += ["--metrics-port", str(self.port)]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self.log.open("wb"), text=True
+            command,
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("wb"),
+            text=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - gone if pytest is killed
         )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], 15)
@@ -101,6 +105,7 @@ class Prometheus:
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("wb"),
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - gone if pytest is killed
         )
         wait_for("prometheus to be ready", self._ready)
 
