@@ -24,6 +24,7 @@ SUBCOMMANDS: list[str] = [
     "revoke",
     "check",
     "doctor",
+    "bench",
     # ↓ one line per further subcommand module of this package, e.g. "bench".
 ]
 """Modules of this package, each with ``register(subparsers)``; the help lists them in order."""

@@ -1,0 +1,104 @@
+"""The wire transport: exact framing, every reply read, and a pool that never desyncs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import hiredis
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from assertions import PREFIX, assert_matches_redis, random_hashes
+from conftest import PARTIAL_USER
+from token_blacklist import FailureReason, TokenBlacklist
+from token_blacklist.server import RedisServer
+from token_blacklist.wire import AsyncWireTransport, WireTransport, pack_exists, pack_sets
+
+
+def parse(buffer: bytes) -> list[Any]:
+    reader = hiredis.Reader()
+    reader.feed(buffer)
+    commands = []
+    while (command := reader.gets()) is not False:
+        commands.append(command)
+    return commands
+
+
+def test_pack_sets_frames_every_command() -> None:
+    keys = ["p:aaaaaaaa", "p:bbbbbbbbbbbb", "p:ключ"]  # the last one is not ASCII
+    assert parse(pack_sets(keys, [60, 60, 60])) == [
+        [b"SET", k.encode(), b"1", b"EX", b"60"] for k in keys
+    ]
+    assert parse(pack_sets(keys[:2], [5, 86400])) == [
+        [b"SET", b"p:aaaaaaaa", b"1", b"EX", b"5"],
+        [b"SET", b"p:bbbbbbbbbbbb", b"1", b"EX", b"86400"],
+    ]
+    assert parse(pack_exists(keys)) == [[b"EXISTS", k.encode()] for k in keys]
+
+
+def test_timeout_mid_chunk_leaves_no_stale_reply_in_the_pool(make_server: Any) -> None:
+    server = make_server()
+    client = server.client(socket_timeout=0.3, retry=Retry(NoBackoff(), 0))
+    client.ping()
+    transport = WireTransport(client)
+    server.pause()
+    try:
+        reply = transport.send_sets([f"{PREFIX}:k{i}" for i in range(500)], [60] * 500)
+    finally:
+        server.resume()
+    assert isinstance(reply, redis.TimeoutError)
+    # The paused server answers the 500 SETs once resumed: a connection put back in the
+    # pool without a disconnect would hand "+OK" to the next command.
+    assert client.set("probe", "value") is True
+    assert client.get("probe") == b"value"
+    client.close()
+
+
+def test_cancelled_async_chunk_leaves_no_stale_reply(make_server: Any) -> None:
+    server = make_server()
+
+    async def run() -> None:
+        client = server.async_client()
+        await client.ping()
+        transport = AsyncWireTransport(client)
+        server.pause()
+        try:
+            task = asyncio.ensure_future(
+                transport.send_sets([f"{PREFIX}:k{i}" for i in range(500)], [60] * 500)
+            )
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            server.resume()
+        assert await client.set("probe", "value") is True
+        assert await client.get("probe") == b"value"
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_resp3_decoded_partial_noperm_is_exact(
+    acl_server: RedisServer, protocol: int, capture: Any
+) -> None:
+    """Error replies come out of redis-py's own parser, whatever the protocol/decoding."""
+    admin = acl_server.client()
+    admin.flushall()
+    hashes = random_hashes(400)
+    client = acl_server.client(
+        username=PARTIAL_USER[0],
+        password=PARTIAL_USER[1],
+        protocol=protocol,
+        decode_responses=True,
+    )
+    result = TokenBlacklist(client, chunk_size=150, **capture.kwargs()).blacklist_tokens(hashes, 60)
+    assert 0 < result.succeeded < 400
+    assert set(result.reasons) == {FailureReason.NOPERM}
+    assert_matches_redis(result, hashes, admin)
+    client.close()
+    admin.close()
