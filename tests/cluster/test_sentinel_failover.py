@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -56,18 +57,36 @@ class FailoverWhenHolding:
             time.sleep(0.001)
         self._mark("failover")
         self.sentinels.failover()
+        promoted = self._wait(self._promoted)
+        self._mark("promoted")
+        # Demote the old primary at once (Sentinel waits about 10 s): clients still on
+        # it, and those Sentinel sends there until it switches, now meet READONLY.
+        old_admin.replicaof(promoted.host, promoted.port)
+        self._mark("demoted")
+        self.new = self._wait(self._switched)
+        self._mark("switched")
+        old_admin.close()
+
+    def _promoted(self) -> RedisServer | None:
+        for server in self.sentinels.servers:
+            role = server.client(socket_timeout=2).info("replication")["role"]
+            if server is not self.old and role == "master":
+                return server
+        return None
+
+    def _switched(self) -> RedisServer | None:
+        current = self.sentinels.primary()
+        return None if current is self.old else current
+
+    @staticmethod
+    def _wait(found: Callable[[], RedisServer | None]) -> RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            current = self.sentinels.primary()
-            if current is not self.old:
-                self.new = current
-                break
-            time.sleep(0.01)
-        assert self.new is not None, "Sentinel did not switch"
-        self._mark("switched")
-        old_admin.replicaof(self.new.host, self.new.port)
-        self._mark("demoted")
-        old_admin.close()
+            server = found()
+            if server is not None:
+                return server
+            time.sleep(0.005)
+        raise AssertionError("the failover did not complete")
 
 
 def wait_healthy_replicas(sentinels: SentinelSet, count: int, timeout: float = 10) -> None:
@@ -110,9 +129,12 @@ def test_failover_mid_batch_loses_nothing_reported_succeeded(
         )
     elapsed = time.monotonic() - started
     assert failover.new is not None, f"no failover during the batch: {failover.timeline}"
-    assert failover.timeline["demoted"] < elapsed, f"the batch ended first: {failover.timeline}"
+    assert failover.timeline["switched"] < elapsed, f"the batch ended first: {failover.timeline}"
 
     new = failover.new
+    readonly = failover.old.client().info("errorstats").get("errorstat_READONLY", {})
+    assert readonly.get("count", 0) > 0, "the batch met the demoted primary's READONLY"
+    assert result.round_trips > result.chunks, "and re-sent what it refused"
     wait_in_sync(sentinel_set.servers, new)
     # Re-sends rode through the failover within the retry budget.
     assert result.ok, (result, failover.timeline)
