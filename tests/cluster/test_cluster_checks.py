@@ -9,7 +9,7 @@ import pytest
 from redis.crc import key_slot
 
 from assertions import PREFIX, random_hashes
-from cluster.cluster_checks import share
+from cluster.cluster_checks import assert_cluster_matches, share
 from cluster.cluster_fixtures import LocalCluster
 from conftest import Harness
 from token_blacklist import AsyncTokenBlacklist, BlacklistUnavailableError, TokenBlacklist
@@ -80,3 +80,21 @@ def test_log_out_everywhere_reads_token_and_subject_on_their_own_nodes(
             await async_client.aclose()
 
     assert asyncio.run(run())
+
+
+def test_stream_with_a_dead_node_fails_only_its_share(
+    cluster: LocalCluster, capture: TelemetryCapture
+):
+    victim = cluster.nodes[0]
+    hashes = random_hashes(1200)
+    on_victim = share(cluster, hashes, victim)
+    victim.kill()
+    client = cluster.client(**FAST)
+    try:
+        blacklist = TokenBlacklist(client, chunk_size=50, **capture.kwargs())
+        result = blacklist.blacklist_stream(iter(hashes), 60, batch_size=300)
+    finally:
+        client.close()
+    assert set(result.failures) == on_victim
+    assert result.succeeded == len(hashes) - len(on_victim)
+    assert_cluster_matches(result, hashes, cluster)
