@@ -120,3 +120,21 @@ def test_down_server_skips_later_batches(
     assert result.chunks == 10
     assert result.round_trips == 1, "batches after a refused connection must not be sent"
     assert_telemetry_matches(capture, result)
+
+
+def test_a_batch_is_written_before_the_next_is_read(
+    mode: str, redis_server: RedisServer, admin: redis.Redis, capture: TelemetryCapture
+) -> None:
+    """The input is never materialised: reading item 10 finds items 0-9 already in Redis."""
+    hashes = random_hashes(30)
+    seen_in_redis: list[int] = []
+
+    def generate() -> Iterator[str]:
+        for index, token_hash in enumerate(hashes):
+            if index and index % 10 == 0:
+                seen_in_redis.append(len(held(admin, hashes[:index])))
+            yield token_hash
+
+    result = stream(mode, redis_server, capture, generate(), batch_size=10)
+    assert result.succeeded == 30
+    assert seen_in_redis == [10, 20]
