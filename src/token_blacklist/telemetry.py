@@ -15,7 +15,16 @@ from typing import Any, Final
 
 import structlog
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    TracerProvider,
+)
 from prometheus_client import CollectorRegistry
 
 from . import __about__
@@ -96,6 +105,7 @@ class Telemetry:
         logger: Any,
         server_attributes: Mapping[str, AttributeValue],
     ) -> None:
+        self._tracer_provider = tracer_provider
         self._tracer = trace.get_tracer(
             LOGGER_NAME, __about__.__version__, tracer_provider=tracer_provider
         )
@@ -120,6 +130,15 @@ class Telemetry:
         # Multiprocess mode drops exemplars silently: do not build them for nothing.
         self._exemplar = _exemplar if exemplars_supported() else _no_exemplar
 
+    def _tracing(self) -> bool:
+        """False while the tracer can only make non-recording spans: an explicit no-op
+        provider, or the global one while no SDK has been installed (checked per call:
+        an application may install its SDK after building the client)."""
+        provider = self._tracer_provider
+        if provider is None:
+            provider = trace.get_tracer_provider()
+        return not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+
     @contextmanager
     def span(self, name: str, attributes: Mapping[str, AttributeValue]) -> Iterator[Span]:
         """Open the call's span as current (so Redis spans nest under it).
@@ -128,6 +147,14 @@ class Telemetry:
         exception text and traceback (including chained redis-py messages, which name
         keys). :meth:`record_crash` records the class only.
         """
+        if not self._tracing():
+            # No SDK behind the tracer: what it would make is a non-recording span carrying
+            # the current context. Make that directly and skip attaching it (a span started
+            # during the call gets the same parent either way): several microseconds a call.
+            # Events still carry the caller's ids; the caller's span is never written to.
+            with collect_nodes():
+                yield NonRecordingSpan(trace.get_current_span().get_span_context())
+            return
         with (
             collect_nodes(),
             self._tracer.start_as_current_span(
