@@ -7,9 +7,9 @@ is its own round trip, so a dead or hung node fails only its own commands, MOVED
 redirects are followed, and the decision core (:mod:`.protocol`) receives exactly one
 reply per command, in order, as from any other transport.
 
-:func:`exchange` holds every routing decision (grouping by node, redirects, what a lost
-node means for its commands) as a sans-IO generator; the sync and async transports only
-move its batches, one node after the other or all nodes concurrently.
+:func:`.cluster_routing.exchange` holds every routing decision as a sans-IO generator;
+the sync and async transports here only move its batches, one node after the other or all
+nodes concurrently.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import redis.asyncio.cluster
 import redis.cluster
@@ -27,32 +25,20 @@ import redis.exceptions as rex
 from redis.crc import key_slot
 
 from .call_nodes import note_nodes
+from .cluster_routing import Command, ExchangeOutcome, NodeBatch, NodeReply, exchange
 from .protocol import Reply
 from .subjects import NOT_BEFORE_MEMBER
 from .transport import REDIS_FAILURES, _not_before_commands
 
 __all__ = [
-    "MAX_REDIRECTS",
     "AsyncClusterTransport",
     "ClusterTransport",
-    "Exchange",
-    "NodeBatch",
-    "exchange",
     "is_cluster_client",
+    "server_map",
 ]
 
-Command = tuple[Any, ...]
-"""``("SET", key, ...)``: the key is always the second item."""
-NodeReply = Sequence[object] | BaseException
-"""What one node answered a batch: a reply per command, or the error that lost them all."""
-
-MAX_REDIRECTS = 3
-"""MOVED/ASK hops followed for one command within one send; then the error is its reply."""
 REFRESH_INTERVAL = 1.0
 """Seconds between slot-map refreshes after a node refused or lost a connection."""
-
-_LOST = (rex.ConnectionError, rex.TimeoutError, OSError)
-"""Errors that break the connection: later replies of the same batch are lost with it."""
 
 CLUSTER_CLIENTS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
 
@@ -60,108 +46,6 @@ CLUSTER_CLIENTS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluste
 def is_cluster_client(client: object) -> bool:
     """True for redis-py's sync or asyncio ``RedisCluster``."""
     return isinstance(client, CLUSTER_CLIENTS)
-
-
-@dataclass(frozen=True, slots=True)
-class NodeBatch:
-    """Commands for one node (``host:port``); with ``asking`` each follows an ``ASKING``."""
-
-    node: str
-    positions: list[int]
-    commands: list[Command]
-    asking: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One step: apply the ``moved`` slot updates, then send every batch (any order)."""
-
-    batches: list[NodeBatch]
-    moved: list[rex.MovedError]
-
-
-@dataclass(slots=True)
-class ExchangeOutcome:
-    """One reply per command, and the nodes that took part or lost a round trip."""
-
-    replies: list[object]
-    nodes: set[str] = field(default_factory=set)
-    failed: set[str] = field(default_factory=set)
-    refresh: str | None = None
-    """A node that refused or dropped connections: the slot map may be stale."""
-
-
-def _batches(targets: dict[int, tuple[str, bool]], commands: Sequence[Command]) -> list[NodeBatch]:
-    grouped: dict[tuple[str, bool], list[int]] = {}
-    for position, target in targets.items():
-        grouped.setdefault(target, []).append(position)
-    batches = []
-    for (node, asking), positions in grouped.items():
-        sent = [commands[p] for p in positions]
-        if asking:  # ASKING allows exactly the next command on the same connection
-            sent = [c for command in sent for c in (("ASKING",), command)]
-        batches.append(NodeBatch(node, positions, sent, asking))
-    return batches
-
-
-def _per_command(batch: NodeBatch, reply: NodeReply) -> list[object]:
-    """One reply per position; after a connection broke, the rest are lost with it."""
-    if isinstance(reply, BaseException):
-        return [reply] * len(batch.positions)
-    replies = list(reply[1::2] if batch.asking else reply)
-    if len(replies) != len(batch.positions):
-        return [rex.ClusterError("reply count does not match")] * len(batch.positions)
-    for index, value in enumerate(replies):
-        if isinstance(value, _LOST):
-            replies[index:] = [value] * (len(replies) - index)
-            break
-    return replies
-
-
-def _node_name(error: rex.AskError) -> str:
-    return f"{error.host}:{error.port}"
-
-
-def exchange(
-    commands: Sequence[Command], locate: Callable[[str], str]
-) -> Generator[Exchange, list[NodeReply], ExchangeOutcome]:
-    """Route ``commands`` by key slot (``locate``: key -> node), follow redirects.
-
-    Receives one :data:`NodeReply` per batch of each :class:`Exchange`, in order.
-    A key whose slot no node serves gets the routing error as its reply.
-    """
-    outcome = ExchangeOutcome([None] * len(commands))
-    targets: dict[int, tuple[str, bool]] = {}
-    for position, command in enumerate(commands):
-        try:
-            targets[position] = (locate(command[1]), False)
-        except (rex.RedisError, rex.RedisClusterException) as error:
-            outcome.replies[position] = error
-    moved: dict[int, rex.MovedError] = {}
-    for hop in range(MAX_REDIRECTS + 1):
-        if not targets:
-            break
-        batches = _batches(targets, commands)
-        node_replies = yield Exchange(batches, list(moved.values()))
-        moved, targets = {}, {}
-        for batch, node_reply in zip(batches, node_replies, strict=True):
-            outcome.nodes.add(batch.node)
-            for position, reply in zip(
-                batch.positions, _per_command(batch, node_reply), strict=True
-            ):
-                outcome.replies[position] = reply
-                if isinstance(reply, _LOST):
-                    outcome.failed.add(batch.node)
-                    if not isinstance(reply, rex.TimeoutError):
-                        outcome.refresh = batch.node
-                elif isinstance(reply, rex.AskError) and hop < MAX_REDIRECTS:
-                    # MOVED: the slot has a new owner for good; ASK: this command only,
-                    # while the slot migrates (MovedError is an AskError subclass).
-                    is_moved = isinstance(reply, rex.MovedError)
-                    targets[position] = (_node_name(reply), not is_moved)
-                    if isinstance(reply, rex.MovedError):
-                        moved[reply.slot_id] = reply
-    return outcome
 
 
 def _set_commands(keys: Sequence[str], ttls: Sequence[int]) -> list[Command]:
