@@ -26,13 +26,20 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser, _HiredisParser
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .protocol import Reply
 from .transport import REDIS_FAILURES, AsyncPipelineTransport, PipelineTransport
+
+try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
+    from redis._parsers import hiredis as _parsers
+except ImportError:  # pragma: no cover - depends on the redis-py version
+    _parsers = None  # type: ignore[assignment]
+NOT_ENOUGH_DATA: Any = getattr(_parsers, "NOT_ENOUGH_DATA", object())
+_SYNC_HIREDIS: Any = getattr(_parsers, "_HiredisParser", None)
+_ASYNC_HIREDIS: Any = getattr(_parsers, "_AsyncHiredisParser", None)
 
 __all__ = ["AsyncWireTransport", "WireTransport", "pack_exists", "pack_sets"]
 
@@ -130,8 +137,8 @@ def _read_hiredis(conn: Any, parser: Any, count: int) -> list[object]:
 
 def _round_trip(conn: Any, payload: bytes, count: int) -> list[object]:
     conn.send_packed_command([payload])
-    parser = getattr(conn, "_parser", None)
-    if type(parser) is _HiredisParser and parser._reader is not None:
+    parser: Any = getattr(conn, "_parser", None)
+    if type(parser) is _SYNC_HIREDIS and parser._reader is not None:
         return _read_hiredis(conn, parser, count)
     return _read_each(conn, count)
 
@@ -228,8 +235,8 @@ async def _read_hiredis_async(conn: Any, parser: Any, count: int) -> list[object
 
 async def _round_trip_async(conn: Any, payload: bytes, count: int) -> list[object]:
     await conn.send_packed_command([payload])
-    parser = getattr(conn, "_parser", None)
-    if type(parser) is _AsyncHiredisParser and parser._reader is not None and parser._connected:
+    parser: Any = getattr(conn, "_parser", None)
+    if type(parser) is _ASYNC_HIREDIS and parser._reader is not None and parser._connected:
         return await _read_hiredis_async(conn, parser, count)
     return await _read_each_async(conn, count)
 

@@ -102,3 +102,19 @@ def test_resp3_decoded_partial_noperm_is_exact(
     assert_matches_redis(result, hashes, admin)
     client.close()
     admin.close()
+
+
+def test_hiredis_is_drained_directly_with_this_redis_py(redis_server: RedisServer) -> None:
+    """If redis-py moves its hiredis parser, the wire path silently falls back to one
+    ``read_response`` per reply (correct, slower): this says so in CI instead."""
+    from token_blacklist import wire
+
+    client = redis_server.client()
+    client.ping()
+    connection = client.connection_pool.get_connection()
+    try:
+        assert type(connection._parser) is wire._SYNC_HIREDIS
+        assert connection._parser._reader is not None
+    finally:
+        client.connection_pool.release(connection)
+        client.close()
