@@ -116,9 +116,12 @@ def render_text(report: dict[str, Any]) -> str:
     if report["memory"]:
         lines.append(f"memory: {report['memory']}")
     lines.append("")
-    lines.append(f"{'target':<48} {'value':>8} {'target':>8}  met")
+    if max(report["settings"]["bulk_sizes"]) < 100_000:
+        lines.append("note: sizes below the issue's (100 000 and up): these ratios mean little")
+    width = max(len(target["name"]) for target in report["targets"])
+    lines.append(f"{'target':<{width}} {'value':>8} {'target':>8}  met")
     for target in report["targets"]:
         value = "n/a" if target["value"] is None else f"{target['value']:.3f}"
         met = {True: "yes", False: "NO", None: "n/a"}[target["met"]]
-        lines.append(f"{target['name']:<48} {value:>8} {target['target']:>8}  {met}")
+        lines.append(f"{target['name']:<{width}} {value:>8} {target['target']:>8}  {met}")
     return "\n".join(lines)
