@@ -230,6 +230,8 @@ async def _read_hiredis_async(conn: Any, parser: Any, count: int) -> list[object
     except BaseException:
         await conn.disconnect(nowait=True)
         raise
+    if conn.health_check_interval:  # as redis-py's own read_response does after a reply
+        conn.next_health_check = asyncio.get_running_loop().time() + conn.health_check_interval
     return replies
 
 
