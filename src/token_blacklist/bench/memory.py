@@ -1,7 +1,8 @@
 """Peak RSS growth while ``blacklist_stream`` revokes hashes read from a generator.
 
-Runs in a fresh interpreter (``python -m token_blacklist.bench.memory URL COUNT``) so
-nothing the other cases allocated inflates or hides the peak. Linux only: it reads
+Runs in a fresh interpreter (``python -m token_blacklist.bench.memory COUNT BATCH`` with the
+Redis URL in ``$TOKEN_BLACKLIST_BENCH_URL``) so nothing the other cases allocated inflates
+or hides the peak. Linux only: it reads
 ``VmRSS``/``VmHWM`` from ``/proc/self/status`` and resets the peak through
 ``/proc/self/clear_refs`` right before the call.
 """
@@ -9,6 +10,7 @@ nothing the other cases allocated inflates or hides the peak. Linux only: it rea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from .cases import PREFIX, TTL
 __all__ = ["measure_in_subprocess"]
 
 STATUS = Path("/proc/self/status")
+URL_VARIABLE = "TOKEN_BLACKLIST_BENCH_URL"
 
 
 def _status_bytes(field: str) -> int:
@@ -63,15 +66,16 @@ def probe(url: str, count: int, batch_size: int) -> dict[str, Any]:
 def measure_in_subprocess(url: str, count: int, batch_size: int) -> dict[str, Any]:
     """Run :func:`probe` in a child interpreter; its JSON line is the answer."""
     completed = subprocess.run(
-        [sys.executable, "-m", __name__, url, str(count), str(batch_size)],
+        [sys.executable, "-m", __name__, str(count), str(batch_size)],
         capture_output=True,
         text=True,
         check=True,
         timeout=600,
+        env={**os.environ, URL_VARIABLE: url},  # not argv: a URL may hold a password
     )
     found: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return found
 
 
 if __name__ == "__main__":
-    print(json.dumps(probe(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    print(json.dumps(probe(os.environ[URL_VARIABLE], int(sys.argv[1]), int(sys.argv[2]))))

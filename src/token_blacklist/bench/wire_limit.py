@@ -16,7 +16,13 @@ _SET_EX = ["SET", "token_blacklist_bench:__rand_int__" + "0" * 52, "1", "EX", "3
 
 
 def available(url: str) -> bool:
-    return shutil.which("redis-benchmark") is not None and urlsplit(url).scheme == "redis"
+    """redis-benchmark on PATH, a plain TCP URL, and no password (it would sit in argv)."""
+    parts = urlsplit(url)
+    return (
+        shutil.which("redis-benchmark") is not None
+        and parts.scheme == "redis"
+        and not parts.password
+    )
 
 
 def set_rate(url: str, requests: int) -> float:
@@ -38,8 +44,6 @@ def _rate(url: str, test: list[str]) -> float:
         *("-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)),
         *("-c", "1", "-P", "1000", "--csv"),
     ]
-    if parts.password:
-        command += ["-a", parts.password, "--user", parts.username or "default"]
     command += test
     completed = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
     rows = list(csv.DictReader(completed.stdout.splitlines()))
