@@ -46,7 +46,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
 examples:
   token-blacklist demo
-  token-blacklist demo --with-prometheus --faults-until 600   # alerts fire, then resolve
+  token-blacklist demo --with-prometheus --faults-until 420   # alerts fire, then resolve
   token-blacklist demo --redis-url redis://127.0.0.1:6379/0 --prefix demo --duration 60
 
 exit codes: 0 stopped by --duration or Ctrl-C; 5 Redis could not be started or reached;
