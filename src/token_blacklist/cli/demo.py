@@ -9,8 +9,10 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from contextlib import ExitStack
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 import redis
@@ -195,20 +197,25 @@ def _show_traffic(
     stats: DemoStats,
 ) -> None:
     """Run the traffic under the live view (a terminal) or with status lines, until the
-    duration is over or Ctrl-C."""
-    use_live = args.view == "live" or (args.view == "auto" and sys.stdout.isatty())
-    try:
-        if use_live:
-            with Live(stats.render(), console=Console(), auto_refresh=False) as live:
-                run_traffic(args, blacklist, schedule, telemetry, stats, live)
-        else:
-            run_traffic(args, blacklist, schedule, telemetry, stats, None)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a demo ends
-    finally:
-        # A second Ctrl-C must not cut the clean-up short (the server would be orphaned
-        # until the parent-death signal fires).
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    duration is over or Ctrl-C / SIGTERM.
+
+    The signals only set a flag the loop checks between requests: a KeyboardInterrupt can
+    land inside a finalizer (redis-py's ``ConnectionPool.__del__``), where Python prints and
+    swallows it, and the demo would run on. While the clean-up runs, further signals only
+    set the flag again, so they cannot cut it short and orphan the server.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    if args.view == "live" or (args.view == "auto" and sys.stdout.isatty()):
+        with Live(stats.render(), console=Console(), auto_refresh=False) as live:
+            run_traffic(args, blacklist, schedule, telemetry, stats, live=live, stop=stop)
+    else:
+        run_traffic(args, blacklist, schedule, telemetry, stats, live=None, stop=stop)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import random
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -84,15 +85,17 @@ def _follow_faults(schedule: FaultSchedule, stats: DemoStats, telemetry: DemoTel
     stats.next_fault_in = schedule.seconds_to_next(now)
 
 
-def run_traffic(  # noqa: PLR0917 - one caller, the demo command
+def run_traffic(
     args: argparse.Namespace,
     blacklist: TokenBlacklist,
     schedule: FaultSchedule,
     telemetry: DemoTelemetry,
     stats: DemoStats,
+    *,
     live: Live | None,
+    stop: threading.Event,
 ) -> None:
-    """Logouts at ``--rate`` per second until ``--duration`` (or Ctrl-C), one at a time.
+    """Logouts at ``--rate`` per second until ``--duration`` or until ``stop`` is set.
 
     Faults start and stop between two requests, so a request never sees half a change of
     fault; the view is redrawn from this thread, so it never reads figures mid-update.
@@ -100,7 +103,7 @@ def run_traffic(  # noqa: PLR0917 - one caller, the demo command
     interval = 1.0 / args.rate
     deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
     next_call = last_status = last_view = time.monotonic()
-    while (now := time.monotonic()) < deadline:
+    while not stop.is_set() and time.monotonic() < deadline:
         _follow_faults(schedule, stats, telemetry)
         _logout(blacklist, telemetry, stats)
         stats.check_errors = int(
@@ -115,4 +118,4 @@ def run_traffic(  # noqa: PLR0917 - one caller, the demo command
             print(stats.status_line(), flush=True)
             last_status = now
         next_call = max(next_call + interval, now - 1.0)  # late by >1 s: do not burst
-        time.sleep(max(0.0, min(next_call - now, deadline - now)))
+        stop.wait(max(0.0, min(next_call - now, deadline - now)))
