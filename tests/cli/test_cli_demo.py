@@ -57,7 +57,8 @@ def revoked_so_far(metrics: str) -> float:
     return float(match[1]) if match else 0.0
 
 
-def test_ctrl_c_stops_the_demo_and_its_private_redis(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_demo_and_its_private_redis(tmp_path, stop_signal):
     process, banner = start_demo("--duration", "60", "--output-dir", str(tmp_path))
     pid = int(re.search(r"pid (\d+)", banner["redis"])[1])
     port = int(re.search(r"127\.0\.0\.1:(\d+)", banner["redis"])[1])
@@ -70,7 +71,7 @@ def test_ctrl_c_stops_the_demo_and_its_private_redis(tmp_path):
         r'operation_duration_seconds_bucket\{.*\} [\d.]+ # \{trace_id="[0-9a-f]{32}"', metrics
     )
 
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop_signal)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     assert "summary:" in out
