@@ -104,6 +104,7 @@ def create_app(
     logger: Any = None,
     policy: LogoutPolicy | None = None,
     on_check_error: str = "raise",
+    fast_path: bool = True,
 ) -> FastAPI:
     """The app; everything observable is injected so tests can read it."""
     tokens = tokens or Tokens()
@@ -111,14 +112,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = redis_factory()
-        # fast_path=False: the Redis instrumentation sees pipelines, not hand-packed buffers.
+        # The fast path traces its own Redis round trips; with fast_path=False they are
+        # redis-py pipelines, traced by opentelemetry-instrumentation-redis.
         app.state.blacklist = AsyncTokenBlacklist(
             client,
             registry=registry,
             tracer_provider=tracer_provider,
             logger=logger,
             on_check_error=on_check_error,  # type: ignore[arg-type]
-            fast_path=False,
+            fast_path=fast_path,
         )
         yield
         await client.aclose()

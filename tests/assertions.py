@@ -6,9 +6,10 @@ import secrets
 from collections.abc import Iterable
 
 import redis
-from opentelemetry.trace import StatusCode
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
 
-from token_blacklist import BlacklistResult
+from token_blacklist import BlacklistResult, FailureReason
 from token_blacklist.testing import TelemetryCapture
 
 PREFIX = "token_blacklist"
@@ -89,6 +90,8 @@ def assert_telemetry_matches(capture: TelemetryCapture, result: BlacklistResult)
         assert span.status.description == result.describe()
         assert attributes["error.type"] == result.dominant_reason
 
+    assert_round_trip_spans(capture, span, result.round_trips)
+
     events = [e for e in capture.logs if e["event"] in BLACKLIST_EVENTS]
     assert len(events) == 1
     event = events[0]
@@ -106,3 +109,37 @@ def assert_telemetry_matches(capture: TelemetryCapture, result: BlacklistResult)
     assert event["duration_ms"] >= 0
     assert event["trace_id"] == format(span.context.trace_id, "032x")
     assert event["span_id"] == format(span.context.span_id, "016x")
+
+
+def round_trip_spans(capture: TelemetryCapture) -> list[ReadableSpan]:
+    """The library's own Redis spans (the fast path's round trips)."""
+    return [
+        s
+        for s in capture.spans()
+        if s.kind is SpanKind.CLIENT
+        and s.instrumentation_scope is not None
+        and s.instrumentation_scope.name == "token_blacklist"
+    ]
+
+
+def assert_round_trip_spans(
+    capture: TelemetryCapture, call: ReadableSpan, round_trips: int
+) -> None:
+    """The fast path traces each round trip under the call's span; a lost one is marked
+    with its reason. The pipeline path has none of its own (redis-py's instrumentation,
+    when installed, traces it)."""
+    spans = round_trip_spans(capture)
+    if not spans:
+        return
+    assert len(spans) == round_trips
+    reasons = {r.value for r in FailureReason}
+    for span in spans:
+        assert span.parent is not None and span.parent.span_id == call.context.span_id
+        attributes = dict(span.attributes or {})
+        assert attributes["db.system.name"] == "redis"
+        assert span.name == attributes["db.operation.name"]
+        assert span.name in ("SET", "BATCH SET")
+        if span.status.status_code is StatusCode.ERROR:
+            assert attributes["error.type"] in reasons
+        else:
+            assert "error.type" not in attributes

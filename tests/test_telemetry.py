@@ -39,7 +39,7 @@ def test_exemplar_carries_the_trace_id_when_sampled(redis_server: RedisServer, a
     capture = TelemetryCapture()
     blacklist = TokenBlacklist(redis_server.client(), **capture.kwargs())
     blacklist.blacklist_tokens(random_hashes(2), 60)
-    [span] = capture.spans()
+    [span] = capture.spans("token_blacklist.blacklist_tokens")
     exposition = openmetrics(capture.registry).decode()
     trace_id = format(span.context.trace_id, "032x")
     assert f'# {{trace_id="{trace_id}"}}' in exposition
@@ -131,3 +131,58 @@ def test_injected_logger_level_is_respected(redis_server: RedisServer, admin, le
         redis_server.client(), registry=CollectorRegistry(), logger=logger
     ).blacklist_tokens(random_hashes(1), 60)
     assert seen == (["token_blacklist.blacklisted"] if level == logging.DEBUG else [])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_fast_path_round_trips_are_client_spans(make_server, mode):
+    """redis-py's instrumentation cannot see the fast path: the library traces each round
+    trip itself, and marks a lost one with its reason, never with a key or message."""
+    from assertions import round_trip_spans
+    from conftest import Harness
+
+    capture = TelemetryCapture()
+    harness = Harness(mode, capture)
+    server = make_server()
+    hashes = random_hashes(5)
+    tracer = capture.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("request"):
+        written = harness.blacklist(server, hashes, chunk_size=2)
+    assert written.ok and written.round_trips == 3
+    spans = sorted(round_trip_spans(capture), key=lambda s: s.start_time or 0)
+    assert [s.name for s in spans] == ["BATCH SET", "BATCH SET", "SET"]
+    assert [s.attributes.get("db.operation.batch.size") for s in spans] == [2, 2, None]
+    [call] = capture.spans("token_blacklist.blacklist_tokens")
+    assert {s.parent.span_id for s in spans} == {call.context.span_id}
+    assert all(s.attributes["server.port"] == server.port for s in spans)
+
+    server.stop()
+    capture.clear()
+    lost = harness.blacklist(server, hashes, chunk_size=2, retries=0)
+    assert lost.failed == 5 and lost.round_trips >= 1
+    spans = round_trip_spans(capture)
+    assert len(spans) == lost.round_trips
+    for span in spans:
+        assert span.status.status_code.name == "ERROR"
+        assert span.attributes["error.type"] == "connection"
+        assert span.status.description == "connection"
+        assert not any(h in str(dict(span.attributes)) for h in hashes)
+
+
+def test_untraced_calls_make_no_round_trip_spans(redis_server: RedisServer, admin):
+    """Sampled out: no span is made for the round trips either."""
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    blacklist = TokenBlacklist(redis_server.client(), tracer_provider=provider)
+    assert blacklist.blacklist_tokens(random_hashes(3), 60).ok
+    assert exporter.get_finished_spans() == ()
+
+
+def test_round_trip_spans_can_be_left_out(redis_server: RedisServer, admin):
+    from assertions import round_trip_spans
+
+    capture = TelemetryCapture()
+    blacklist = TokenBlacklist(redis_server.client(), **capture.kwargs(), trace_round_trips=False)
+    assert blacklist.blacklist_tokens(random_hashes(3), 60).ok
+    assert len(capture.spans("token_blacklist.blacklist_tokens")) == 1
+    assert round_trip_spans(capture) == []

@@ -49,8 +49,10 @@ class TokenBlacklist:
     re-sends of one call (see the README's "Retries and time limits").
     ``fast_path`` (default) packs each chunk of ``SET`` commands into one buffer on the
     client's own pooled connection instead of a redis-py pipeline; replies, errors, retries
-    and accounting are the same. ``fast_path=False`` uses the pipeline (for instance to keep
-    redis-py instrumentation that only sees pipelines).
+    and accounting are the same, and each round trip gets a CLIENT span of the library's
+    own while the call is traced (redis-py instrumentation cannot see it;
+    ``trace_round_trips=False`` saves that span). ``fast_path=False`` uses redis-py's
+    pipeline.
     Thread-safe as far as the client is (redis-py pools connections).
     """
 
@@ -67,8 +69,8 @@ class TokenBlacklist:
         retry_backoff: float = 0.05,
         on_check_error: CheckErrorPolicy = "raise",
         fast_path: bool = True,
+        trace_round_trips: bool = True,
     ) -> None:
-        self._transport = sync_transport_for(redis_client, fast_path=fast_path)
         self._core = ClientCore.build(
             redis_client,
             prefix=prefix,
@@ -80,6 +82,8 @@ class TokenBlacklist:
             retry_backoff=retry_backoff,
             on_check_error=on_check_error,
         )
+        spans = self._core.telemetry.round_trips if trace_round_trips else None
+        self._transport = sync_transport_for(redis_client, fast_path=fast_path, spans=spans)
         # A cluster's nodes fail one by one: the core must not take one for all of Redis.
         self._server_of = server_map(self._transport, self._core.key_prefix)
 

@@ -38,6 +38,7 @@ from .metrics import (
 )
 from .protocol import CheckOutcome
 from .result import BlacklistResult, FailureReason
+from .round_trips import RoundTripSpans, record_crash
 from .subjects import RevokeAllResult
 
 __all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "REVOKE_ALL_SPAN", "Telemetry"]
@@ -127,6 +128,7 @@ class Telemetry:
         self._duration = {op: metrics.duration.labels(op) for op in OPERATIONS}
         self._batch_size = metrics.batch_size
         self._checks = {r: metrics.checks.labels(r) for r in CHECK_RESULTS}
+        self.round_trips = RoundTripSpans(self._tracer, self._base_attributes)
         # Multiprocess mode drops exemplars silently: do not build them for nothing.
         self._exemplar = _exemplar if exemplars_supported() else _no_exemplar
 
@@ -145,7 +147,7 @@ class Telemetry:
 
         Exceptions are not recorded by OpenTelemetry itself: its event would carry the
         exception text and traceback (including chained redis-py messages, which name
-        keys). :meth:`record_crash` records the class only.
+        keys). :func:`.round_trips.record_crash` records the class only.
         """
         if not self._tracing():
             # No SDK behind the tracer: what it would make is a non-recording span carrying
@@ -168,15 +170,8 @@ class Telemetry:
             try:
                 yield span
             except BaseException as error:
-                self.record_crash(span, error)
+                record_crash(span, error)
                 raise
-
-    @staticmethod
-    def record_crash(span: Span, error: BaseException) -> None:
-        """An unexpected exception escaped (a bug or a cancellation): class name only."""
-        error_type = type(error).__qualname__
-        span.set_attribute("error.type", error_type)
-        span.set_status(Status(StatusCode.ERROR, error_type))
 
     def record_rejected(self, operation: str, error: Exception, span: Span | None = None) -> None:
         """Input was refused before any command was sent."""

@@ -16,6 +16,7 @@ import redis.asyncio.sentinel
 import redis.sentinel
 
 from .protocol import Reply
+from .round_trips import RoundTripSpans
 from .subjects import NOT_BEFORE_MEMBER
 
 __all__ = [
@@ -170,11 +171,14 @@ def sentinel_managed(client: object) -> bool:
     )
 
 
-def sync_transport_for(client: Any, *, fast_path: bool = True) -> SyncTransport:
+def sync_transport_for(
+    client: Any, *, fast_path: bool = True, spans: RoundTripSpans | None = None
+) -> SyncTransport:
     """The transport for a synchronous client.
 
     ``fast_path`` selects :class:`.wire.WireTransport` (hand-packed chunks on the client's
-    own pooled connections) for a standalone :class:`redis.Redis`.
+    own pooled connections) for a standalone :class:`redis.Redis`; ``spans`` traces its
+    round trips, which redis-py instrumentation cannot see (see :mod:`.round_trips`).
     """
     if isinstance(client, redis.asyncio.Redis | redis.asyncio.RedisCluster):
         raise TypeError("redis.asyncio clients need AsyncTokenBlacklist")
@@ -191,11 +195,13 @@ def sync_transport_for(client: Any, *, fast_path: bool = True) -> SyncTransport:
     if fast_path and isinstance(client, redis.Redis):
         from .wire import WireTransport  # wire builds on this module
 
-        return WireTransport(client)
+        return WireTransport(client, spans)
     return PipelineTransport(client)
 
 
-def async_transport_for(client: Any, *, fast_path: bool = True) -> AsyncTransport:
+def async_transport_for(
+    client: Any, *, fast_path: bool = True, spans: RoundTripSpans | None = None
+) -> AsyncTransport:
     """The transport for an asyncio client (``fast_path``: see :func:`sync_transport_for`)."""
     if isinstance(client, redis.Redis | redis.RedisCluster):
         raise TypeError("synchronous redis.Redis clients need TokenBlacklist")
@@ -212,5 +218,5 @@ def async_transport_for(client: Any, *, fast_path: bool = True) -> AsyncTranspor
     if fast_path and isinstance(client, redis.asyncio.Redis):
         from .wire import AsyncWireTransport
 
-        return AsyncWireTransport(client)
+        return AsyncWireTransport(client, spans)
     return AsyncPipelineTransport(client)

@@ -31,6 +31,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .protocol import Reply
+from .round_trips import RoundTripSpans
 from .transport import REDIS_FAILURES, AsyncPipelineTransport, PipelineTransport
 
 try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
@@ -147,15 +148,28 @@ class WireTransport:
     """``SET`` and ``EXISTS`` chunks packed by hand on a pooled connection of a
     :class:`redis.Redis`; the rarer commands go through :class:`PipelineTransport`."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, spans: RoundTripSpans | None = None) -> None:
         self._client = client
         self._pipeline = PipelineTransport(client)
+        self._spans = spans
 
     def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
-        return self._send(pack_sets(keys, ttls), len(keys)) if keys else []
+        return self._traced("SET", pack_sets(keys, ttls), len(keys)) if keys else []
 
     def send_exists(self, keys: Sequence[str]) -> Reply:
-        return self._send(pack_exists(keys), len(keys)) if keys else []
+        return self._traced("EXISTS", pack_exists(keys), len(keys)) if keys else []
+
+    def _traced(self, command: str, payload: bytes, count: int) -> Reply:
+        span = self._spans.start(command, count) if self._spans is not None else None
+        if span is None:
+            return self._send(payload, count)
+        try:
+            reply = self._send(payload, count)
+        except BaseException as error:
+            RoundTripSpans.crashed(span, error)
+            raise
+        RoundTripSpans.end(span, reply)
+        return reply
 
     def _send(self, payload: bytes, count: int) -> Reply:
         """One round trip on a pooled connection, re-sent by the client's ``Retry``."""
@@ -246,15 +260,28 @@ async def _round_trip_async(conn: Any, payload: bytes, count: int) -> list[objec
 class AsyncWireTransport:
     """The asyncio twin of :class:`WireTransport`."""
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(self, client: redis.asyncio.Redis, spans: RoundTripSpans | None = None) -> None:
         self._client = client
         self._pipeline = AsyncPipelineTransport(client)
+        self._spans = spans
 
     async def send_sets(self, keys: Sequence[str], ttls: Sequence[int]) -> Reply:
-        return await self._send(pack_sets(keys, ttls), len(keys)) if keys else []
+        return await self._traced("SET", pack_sets(keys, ttls), len(keys)) if keys else []
 
     async def send_exists(self, keys: Sequence[str]) -> Reply:
-        return await self._send(pack_exists(keys), len(keys)) if keys else []
+        return await self._traced("EXISTS", pack_exists(keys), len(keys)) if keys else []
+
+    async def _traced(self, command: str, payload: bytes, count: int) -> Reply:
+        span = self._spans.start(command, count) if self._spans is not None else None
+        if span is None:
+            return await self._send(payload, count)
+        try:
+            reply = await self._send(payload, count)
+        except BaseException as error:
+            RoundTripSpans.crashed(span, error)
+            raise
+        RoundTripSpans.end(span, reply)
+        return reply
 
     async def _send(self, payload: bytes, count: int) -> Reply:
         pool: Any = self._client.connection_pool

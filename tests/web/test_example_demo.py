@@ -18,7 +18,7 @@ def test_demo_prints_one_trace_and_matching_logs() -> None:
     assert "GET /me again -> 401" in lines
     spans = [line.split(" ", 1) for line in lines if line[:1] in "0123456789abcdef" and " " in line]
     names = [name.strip() for _, name in spans]
-    assert {"POST /logout", "token_blacklist.blacklist_tokens", "SET SET"} <= set(names)
+    assert {"POST /logout", "token_blacklist.blacklist_tokens", "BATCH SET"} <= set(names)
     assert len({trace_id for trace_id, _ in spans}) == 1
     events = [json.loads(line) for line in lines if line.startswith("{")]
     logout_events = [

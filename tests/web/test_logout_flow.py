@@ -48,15 +48,17 @@ def assert_nothing_secret(capture: WebCapture, *secrets: str) -> None:
         assert secret not in blob
 
 
-async def test_logout_then_reuse_is_401_in_one_trace(
+@pytest.mark.parametrize("fast_path", [True, False], ids=["wire", "pipeline"])
+async def test_logout_then_reuse_is_401_in_one_trace(  # noqa: PLR0917 (fixtures)
     redis_server: RedisServer,
     admin: redis.Redis,
     web_capture: WebCapture,
     tokens: Any,
     redis_spans: None,
+    fast_path: bool,
 ) -> None:
     access, refresh = tokens.issue("alice", "access"), tokens.issue("alice", "refresh")
-    async with running_app(redis_server, web_capture, tokens) as http:
+    async with running_app(redis_server, web_capture, tokens, fast_path=fast_path) as http:
         assert (await http.get("/me", headers=bearer(access))).status_code == 200
         assert (await http.post("/refresh", json={"refresh_token": refresh})).status_code == 200
         web_capture.clear()
@@ -87,9 +89,22 @@ async def test_logout_then_reuse_is_401_in_one_trace(
     assert attributes["token_blacklist.failed"] == 0
     assert attributes["server.port"] == redis_server.port
     assert blacklist.status.status_code is StatusCode.UNSET
-    pipeline = only(spans, kind=SpanKind.CLIENT)
-    assert pipeline.parent is not None and pipeline.parent.span_id == blacklist.context.span_id
-    assert dict(pipeline.attributes or {})["db.redis.pipeline_length"] == 2
+    # The Redis round trip: the library's own span on the fast path (redis-py's
+    # instrumentation cannot see it), the instrumentation's span on the pipeline path.
+    round_trip = only(spans, kind=SpanKind.CLIENT)
+    assert round_trip.parent is not None
+    assert round_trip.parent.span_id == blacklist.context.span_id
+    round_trip_attributes = dict(round_trip.attributes or {})
+    if fast_path:
+        assert round_trip.name == "BATCH SET"
+        assert round_trip.instrumentation_scope is not None
+        assert round_trip.instrumentation_scope.name == "token_blacklist"
+        assert round_trip_attributes["db.operation.batch.size"] == 2
+        assert round_trip_attributes["db.system.name"] == "redis"
+        assert round_trip_attributes["server.port"] == redis_server.port
+    else:
+        assert round_trip_attributes["db.redis.pipeline_length"] == 2
+    assert round_trip.status.status_code is StatusCode.UNSET
 
     # Logs: the library's event and the app's own carry the same trace id.
     trace_id = format(server.context.trace_id, "032x")
