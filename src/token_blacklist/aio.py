@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from .cluster import server_map
 from .options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
-from .plan import TtlSpec, plan_blacklist, plan_check, validate_hash
+from .plan import BlacklistPlan, TtlSpec, plan_blacklist, plan_check, validate_hash
 from .protocol import Reply, SendChunk, answer_check, blacklist_protocol, interpret_check
 from .result import BlacklistResult
 from .stream import DEFAULT_BATCH_SIZE, StreamTally, check_batch_size, record_interrupted
@@ -106,9 +106,7 @@ class AsyncTokenBlacklist:
                 core.telemetry.record_rejected("blacklist", error, span)
                 raise
             span.set_attribute("token_blacklist.requested", len(plan.hashes))
-            result = await self._drive(
-                blacklist_protocol(plan, core.chunk_size, core.retry, self._server_of)
-            )
+            result = await self._blacklist(plan)
             core.telemetry.record_blacklist(span, result, time.perf_counter() - started)
         return result
 
@@ -134,14 +132,9 @@ class AsyncTokenBlacklist:
         tally = StreamTally()
         with core.telemetry.span(BLACKLIST_SPAN, {"token_blacklist.stream": True}) as span:
             try:
-                for plan in tally.plans(token_hashes, ttl, batch_size):
-                    if tally.down is None:
-                        protocol = blacklist_protocol(
-                            plan, core.chunk_size, core.retry, self._server_of
-                        )
-                        tally.add(await self._drive(protocol))
-                    else:
-                        tally.skip(plan.hashes, core.chunk_size, tally.down)
+                plans = tally.plans_to_send(token_hashes, ttl, batch_size, core.chunk_size)
+                for plan in plans:
+                    tally.add(await self._blacklist(plan))
             except Exception as error:
                 elapsed = time.perf_counter() - started
                 record_interrupted(core.telemetry, span, error, tally.result(), elapsed)
@@ -240,6 +233,11 @@ class AsyncTokenBlacklist:
                 span, len(hashes), outcome, core.on_check_error, time.perf_counter() - started
             )
         return answer_check(outcome, core.on_check_error)
+
+    async def _blacklist(self, plan: BlacklistPlan) -> BlacklistResult:
+        core = self._core
+        protocol = blacklist_protocol(plan, core.chunk_size, core.retry, self._server_of)
+        return await self._drive(protocol)
 
     async def _drive(
         self, protocol: Generator[SendChunk, Reply, BlacklistResult]

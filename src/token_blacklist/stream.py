@@ -91,10 +91,12 @@ class StreamTally:
         self.failures: dict[str, FailureReason] = {}
         self.down: FailureReason | None = None
 
-    def plans(
-        self, token_hashes: Iterable[str], ttl: TtlSpec, batch_size: int
+    def plans_to_send(
+        self, token_hashes: Iterable[str], ttl: TtlSpec, batch_size: int, chunk_size: int
     ) -> Iterator[BlacklistPlan]:
-        """Each batch validated (positions in errors count from the stream's start)."""
+        """Each batch validated (positions in errors count from the stream's start), to be
+        sent and its result given to :meth:`add`; once Redis is plainly down, the batches
+        left are tallied as failed here and not yielded."""
         offset = 0
         for batch in batches(token_hashes, batch_size):
             try:
@@ -102,7 +104,10 @@ class StreamTally:
             except (TypeError, ValueError) as error:
                 raise shift_position(error, offset) from None
             offset += len(batch)
-            yield plan
+            if self.down is None:
+                yield plan
+            else:
+                self._skip(plan.hashes, chunk_size, self.down)
 
     def add(self, result: BlacklistResult) -> None:
         self.requested += result.requested
@@ -116,7 +121,7 @@ class StreamTally:
             if reason in _UNREACHABLE:
                 self.down = reason
 
-    def skip(self, distinct: list[str], chunk_size: int, reason: FailureReason) -> None:
+    def _skip(self, distinct: list[str], chunk_size: int, reason: FailureReason) -> None:
         """A validated batch not sent because Redis is down: every hash failed."""
         self.requested += len(distinct)
         self.chunks += -(-len(distinct) // chunk_size)
