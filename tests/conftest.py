@@ -103,7 +103,12 @@ class Harness:
     ) -> Any:
         """``before`` runs once the client is connected (after a PING), right before the
         call: the place to arm a fault that must hit the call, not the handshake."""
-        kwargs = {**self.capture.kwargs(), "fast_path": self.fast_path, **options}
+        kwargs = {
+            **self.capture.kwargs(),
+            "fast_path": self.fast_path,
+            "trace_round_trips": True,  # the fast path's own Redis spans, checked everywhere
+            **options,
+        }
         client_kwargs = client_kwargs or {}
         if self.mode == "sync":
             client = server.client(**client_kwargs)

@@ -146,7 +146,7 @@ def test_fast_path_round_trips_are_client_spans(make_server, mode):
     hashes = random_hashes(5)
     tracer = capture.tracer_provider.get_tracer("app")
     with tracer.start_as_current_span("request"):
-        written = harness.blacklist(server, hashes, chunk_size=2)
+        written = harness.blacklist(server, hashes, chunk_size=2)  # trace_round_trips=True
     assert written.ok and written.round_trips == 3
     spans = sorted(round_trip_spans(capture), key=lambda s: s.start_time or 0)
     assert [s.name for s in spans] == ["BATCH SET", "BATCH SET", "SET"]
@@ -178,11 +178,55 @@ def test_untraced_calls_make_no_round_trip_spans(redis_server: RedisServer, admi
     assert exporter.get_finished_spans() == ()
 
 
-def test_round_trip_spans_can_be_left_out(redis_server: RedisServer, admin):
+@pytest.mark.parametrize("mode", ["auto", False])
+def test_round_trip_spans_only_when_asked(redis_server: RedisServer, admin, mode):
+    """By default ("auto") the fast path's Redis spans come only while redis-py itself is
+    traced by opentelemetry-instrumentation-redis: here it is not."""
     from assertions import round_trip_spans
 
     capture = TelemetryCapture()
-    blacklist = TokenBlacklist(redis_server.client(), **capture.kwargs(), trace_round_trips=False)
+    blacklist = TokenBlacklist(redis_server.client(), **capture.kwargs(), trace_round_trips=mode)
     assert blacklist.blacklist_tokens(random_hashes(3), 60).ok
     assert len(capture.spans("token_blacklist.blacklist_tokens")) == 1
     assert round_trip_spans(capture) == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_round_trip_spans_follow_redis_instrumentation(redis_server: RedisServer, admin, mode):
+    """ "auto": once the client is instrumented (even after the blacklist was built), the
+    fast path's round trips are traced as the pipeline path's would be."""
+    import asyncio
+
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    from assertions import round_trip_spans
+
+    capture = TelemetryCapture()
+    hashes = random_hashes(3)
+
+    async def run_async() -> None:
+        client = redis_server.async_client()
+        blacklist = AsyncTokenBlacklist(client, **capture.kwargs())
+        assert (await blacklist.blacklist_tokens(hashes[:1], 60)).ok
+        RedisInstrumentor.instrument_client(client, tracer_provider=capture.tracer_provider)
+        assert (await blacklist.blacklist_tokens(hashes[1:], 60)).ok
+        await client.aclose()
+
+    if mode == "sync":
+        client = redis_server.client()
+        blacklist = TokenBlacklist(client, **capture.kwargs())
+        assert blacklist.blacklist_tokens(hashes[:1], 60).ok
+        RedisInstrumentor.instrument_client(client, tracer_provider=capture.tracer_provider)
+        assert blacklist.blacklist_tokens(hashes[1:], 60).ok
+    else:
+        asyncio.run(run_async())
+    calls = capture.spans("token_blacklist.blacklist_tokens")
+    assert len(calls) == 2
+    [span] = round_trip_spans(capture)
+    assert span.name == "BATCH SET" and span.attributes["db.operation.batch.size"] == 2
+    assert span.parent is not None and span.parent.span_id == calls[1].context.span_id
+
+
+def test_round_trip_tracing_is_validated(redis_server: RedisServer):
+    with pytest.raises(ValueError, match="trace_round_trips"):
+        TokenBlacklist(redis_server.client(), trace_round_trips="yes")  # type: ignore[arg-type]

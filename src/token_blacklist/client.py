@@ -20,6 +20,7 @@ from .options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
 from .plan import BlacklistPlan, TtlSpec, plan_blacklist, plan_check, validate_hash
 from .protocol import Reply, SendChunk, answer_check, blacklist_protocol, interpret_check
 from .result import BlacklistResult
+from .round_trips import RoundTripTracing
 from .stream import DEFAULT_BATCH_SIZE, StreamTally, check_batch_size, record_interrupted
 from .subjects import (
     RevokeAllResult,
@@ -49,10 +50,11 @@ class TokenBlacklist:
     re-sends of one call (see the README's "Retries and time limits").
     ``fast_path`` (default) packs each chunk of ``SET`` commands into one buffer on the
     client's own pooled connection instead of a redis-py pipeline; replies, errors, retries
-    and accounting are the same, and each round trip gets a CLIENT span of the library's
-    own while the call is traced (redis-py instrumentation cannot see it;
-    ``trace_round_trips=False`` saves that span). ``fast_path=False`` uses redis-py's
-    pipeline.
+    and accounting are the same. ``fast_path=False`` uses redis-py's pipeline.
+    redis-py's OpenTelemetry instrumentation cannot see the fast path, so the library makes
+    the CLIENT span of each of its round trips itself: with ``trace_round_trips="auto"``
+    while redis-py is instrumented, ``True`` always, ``False`` never (and only while the call
+    is traced).
     Thread-safe as far as the client is (redis-py pools connections).
     """
 
@@ -69,7 +71,7 @@ class TokenBlacklist:
         retry_backoff: float = 0.05,
         on_check_error: CheckErrorPolicy = "raise",
         fast_path: bool = True,
-        trace_round_trips: bool = True,
+        trace_round_trips: RoundTripTracing = "auto",
     ) -> None:
         self._core = ClientCore.build(
             redis_client,
@@ -82,7 +84,7 @@ class TokenBlacklist:
             retry_backoff=retry_backoff,
             on_check_error=on_check_error,
         )
-        spans = self._core.telemetry.round_trips if trace_round_trips else None
+        spans = self._core.telemetry.round_trip_spans(trace_round_trips, redis_client)
         self._transport = sync_transport_for(redis_client, fast_path=fast_path, spans=spans)
         # A cluster's nodes fail one by one: the core must not take one for all of Redis.
         self._server_of = server_map(self._transport, self._core.key_prefix)

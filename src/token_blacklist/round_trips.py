@@ -7,6 +7,12 @@ with no Redis call under it. The pipeline paths (``fast_path=False``, checks wit
 subject, ``revoke_all``, Cluster, Sentinel) stay redis-py's, and its instrumentation, when
 installed, traces them: nothing is traced twice.
 
+Whether to make them is ``trace_round_trips``: ``"auto"`` (the default) while redis-py's
+own commands are traced by that instrumentation (globally, or for this client with
+``RedisInstrumentor.instrument_client``), so a trace shows Redis spans on the fast path
+exactly when it would on the pipeline path, and an application that never asked for Redis
+spans does not pay for them; ``True`` always; ``False`` never.
+
 Spans follow OpenTelemetry's database conventions: kind CLIENT, named by
 ``db.operation.name`` (``SET``, or ``BATCH SET`` for a chunk of several), with
 ``db.system.name``, ``server.address``/``server.port``, ``db.operation.batch.size`` and,
@@ -17,17 +23,19 @@ unsampled or untraced call pays one context lookup per round trip.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Final, Literal
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from .classify import classify_error
 
-__all__ = ["RoundTripSpans", "record_crash"]
+__all__ = ["RoundTripSpans", "RoundTripTracing", "check_round_trip_tracing", "record_crash"]
 
 AttributeValue = str | int | float | bool
+RoundTripTracing = bool | Literal["auto"]
+"""``trace_round_trips``: ``"auto"``, ``True`` or ``False`` (see the module docstring)."""
 _CLIENT: Final = SpanKind.CLIENT
 
 
@@ -41,17 +49,54 @@ def record_crash(span: Span, error: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, error_type))
 
 
+def check_round_trip_tracing(value: object) -> RoundTripTracing:
+    if value is True or value is False or value == "auto":
+        return value
+    raise ValueError(f"trace_round_trips must be True, False or 'auto', got {value!r}")
+
+
+def redis_py_traced(client: object) -> Callable[[], bool]:
+    """Whether ``client``'s commands are wrapped by opentelemetry-instrumentation-redis,
+    asked per round trip (an application may instrument after building the client)."""
+
+    def traced() -> bool:
+        return hasattr(getattr(client, "execute_command", None), "__wrapped__")
+
+    return traced
+
+
 class RoundTripSpans:
     """Starts and ends the CLIENT span of one round trip of one client."""
 
-    __slots__ = ("_attributes", "_tracer")
+    __slots__ = ("_attributes", "_tracer", "_wanted")
 
-    def __init__(self, tracer: Tracer, attributes: Mapping[str, AttributeValue]) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        attributes: Mapping[str, AttributeValue],
+        wanted: Callable[[], bool] | None = None,
+    ) -> None:
         self._tracer = tracer
         self._attributes = dict(attributes)
+        self._wanted = wanted
+
+    @classmethod
+    def for_client(
+        cls,
+        mode: RoundTripTracing,
+        client: object,
+        tracer: Tracer,
+        attributes: Mapping[str, AttributeValue],
+    ) -> RoundTripSpans | None:
+        """The spans ``trace_round_trips=mode`` asks for, or None for none at all."""
+        if not check_round_trip_tracing(mode):
+            return None
+        return cls(tracer, attributes, None if mode is True else redis_py_traced(client))
 
     def start(self, command: str, count: int) -> Span | None:
         """The span of a round trip of ``count`` ``command`` s, or None when not traced."""
+        if self._wanted is not None and not self._wanted():
+            return None
         if not trace.get_current_span().is_recording():
             return None
         attributes = dict(self._attributes)

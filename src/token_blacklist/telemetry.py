@@ -38,7 +38,7 @@ from .metrics import (
 )
 from .protocol import CheckOutcome
 from .result import BlacklistResult, FailureReason
-from .round_trips import RoundTripSpans, record_crash
+from .round_trips import RoundTripSpans, RoundTripTracing, record_crash
 from .subjects import RevokeAllResult
 
 __all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "REVOKE_ALL_SPAN", "Telemetry"]
@@ -128,9 +128,13 @@ class Telemetry:
         self._duration = {op: metrics.duration.labels(op) for op in OPERATIONS}
         self._batch_size = metrics.batch_size
         self._checks = {r: metrics.checks.labels(r) for r in CHECK_RESULTS}
-        self.round_trips = RoundTripSpans(self._tracer, self._base_attributes)
         # Multiprocess mode drops exemplars silently: do not build them for nothing.
         self._exemplar = _exemplar if exemplars_supported() else _no_exemplar
+
+    def round_trip_spans(self, mode: RoundTripTracing, client: object) -> RoundTripSpans | None:
+        """The fast path's round-trip spans for ``trace_round_trips=mode`` (see
+        :mod:`.round_trips`), through this client's tracer."""
+        return RoundTripSpans.for_client(mode, client, self._tracer, self._base_attributes)
 
     def _tracing(self) -> bool:
         """False while the tracer can only make non-recording spans: an explicit no-op
