@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 from .cluster import is_cluster_client
 from .plan import validate_prefix
 from .protocol import RetryPolicy
-from .telemetry import AttributeValue, Telemetry
+from .round_trips import AttributeValue
+from .telemetry import Telemetry
 
 __all__ = ["CheckErrorPolicy", "ClientCore"]
 

@@ -31,9 +31,16 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from .classify import classify_error
 
-__all__ = ["RoundTripSpans", "RoundTripTracing", "check_round_trip_tracing", "record_crash"]
+__all__ = [
+    "AttributeValue",
+    "RoundTripSpans",
+    "RoundTripTracing",
+    "check_round_trip_tracing",
+    "record_crash",
+]
 
 AttributeValue = str | int | float | bool
+"""What a span attribute of this library can hold."""
 RoundTripTracing = bool | Literal["auto"]
 """``trace_round_trips``: ``"auto"``, ``True`` or ``False`` (see the module docstring)."""
 _CLIENT: Final = SpanKind.CLIENT

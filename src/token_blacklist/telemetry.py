@@ -38,7 +38,7 @@ from .metrics import (
 )
 from .protocol import CheckOutcome
 from .result import BlacklistResult, FailureReason
-from .round_trips import RoundTripSpans, RoundTripTracing, record_crash
+from .round_trips import AttributeValue, RoundTripSpans, RoundTripTracing, record_crash
 from .subjects import RevokeAllResult
 
 __all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "REVOKE_ALL_SPAN", "Telemetry"]
@@ -48,7 +48,6 @@ BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
 CHECK_SPAN: Final = "token_blacklist.check"
 REVOKE_ALL_SPAN: Final = "token_blacklist.revoke_all"
 
-AttributeValue = str | int | float | bool
 _LOG_LEVELS: Final = {
     "success": logging.DEBUG,
     "partial": logging.WARNING,
