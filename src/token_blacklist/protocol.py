@@ -108,6 +108,9 @@ def blacklist_protocol(
         while pending:
             reply = yield SendChunk(pending, plan.ttls(pending), policy.delay(attempt))
             round_trips += 1
+            if not isinstance(reply, BaseException) and _all_acknowledged(reply, len(pending)):
+                succeeded += len(pending)  # the common case, without a step per hash
+                break
             retry: dict[str, FailureReason] = {}
             acknowledged = 0
             refused = False
@@ -118,8 +121,6 @@ def blacklist_protocol(
             elif len(reply) != len(pending):
                 # A transport bug, not a Redis answer: trust nothing from this round trip.
                 outcomes = [FailureReason.OTHER] * len(pending)
-            elif all(r is True for r in reply):  # the common case, without a call per reply
-                outcomes = [None] * len(pending)
             else:
                 outcomes = [classify_reply(r) for r in reply]
             for token_hash, outcome in zip(pending, outcomes, strict=True):
@@ -146,6 +147,11 @@ def blacklist_protocol(
         chunks=chunks,
         round_trips=round_trips,
     )
+
+
+def _all_acknowledged(reply: Sequence[object], count: int) -> bool:
+    """Every one of ``count`` commands answered ``OK`` (transports turn it into ``True``)."""
+    return len(reply) == count and all(r is True for r in reply)
 
 
 def _servers_down(
