@@ -1,4 +1,5 @@
-# Two commands matter on a fresh machine:  `make demo`  and  `make test`.
+# Two commands matter on a fresh machine:  `./dev demo`  and  `./dev test` (they make sure
+# make and python3-venv are there, then run `make demo` / `make test`).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,8 +23,8 @@ demo: venv system-deps
 	$(BIN)/token-blacklist demo $(DEMO_ARGS)
 
 lint: venv
-	$(BIN)/ruff check src tests dashboards
-	$(BIN)/ruff format --check src tests dashboards
+	$(BIN)/ruff check src tests dashboards examples scripts
+	$(BIN)/ruff format --check src tests dashboards examples scripts
 	$(BIN)/mypy
 
 ## test: lint, type-check and the whole suite against real redis-server processes.
