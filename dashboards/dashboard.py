@@ -185,10 +185,21 @@ def _failure_panels(settings: Settings) -> list[Panel]:
     return [_threshold_lines(ratio, steps), by_reason]
 
 
-def _operation_panels() -> list[Panel]:
+def _operation_panels(settings: Settings) -> list[Panel]:
     batch = "token_blacklist_batch_size"
     buckets = _rate(f"{batch}_bucket", by="le")
+    failed = _rate(OPERATIONS, 'operation="revoke_all", outcome="failure"', "job")
+    calls = _rate(OPERATIONS, 'operation="revoke_all", outcome=~"success|failure"', "job")
+    revoke_all = _timeseries(
+        "Log out everywhere: failed calls",
+        "Share of revoke_all calls per job that failed (Redis did not store the subject's "
+        "not-before: the user's other tokens stay valid). The line is the "
+        "TokenBlacklistRevokeAllFailing threshold.",
+        "percentunit",
+        _query(f"{failed}\n/\n({calls} > 0)", "{{job}}"),
+    )
     return [
+        _threshold_lines(revoke_all, [(settings.revoke_all_failure_ratio, "red")]),
         _timeseries(
             "Calls by outcome",
             "Library calls per second. partial: some tokens failed; failure: none "
@@ -308,7 +319,7 @@ def build_dashboard(settings: Settings) -> dash.Dashboard:
     rows = (
         ("Overview", _overview(settings)),
         ("Token failures", _failure_panels(settings)),
-        ("Operations", _operation_panels()),
+        ("Operations", _operation_panels(settings)),
         ("Latency", _latency_panels(settings)),
         ("Checks", _check_panels(settings)),
     )

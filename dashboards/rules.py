@@ -28,6 +28,7 @@ CHECKS = "token_blacklist_checks_total"
 QUANTILES = ("0.5", "0.9", "0.99")
 LATENCY = f"job_operation:{DURATION}:quantile_rate5m"
 CHECK_ERROR_RATIO = "job:token_blacklist_check_errors_per_checks:ratio_rate5m"
+REVOKE_ALL_FAILURE_RATIO = "job:token_blacklist_revoke_all_failures_per_calls:ratio_rate15m"
 # Reasons that mean "Redis did not answer", as opposed to "Redis answered no" (OOM, NOPERM).
 UNREACHABLE_REASONS = "connection|timeout|auth|cluster_down|unavailable"
 
@@ -98,6 +99,15 @@ def recording_groups() -> tuple[Group, ...]:
         (
             *ratios,
             Record(CHECK_ERROR_RATIO, _ratio(f'{CHECKS}{{result="error"}}', CHECKS, "5m")),
+            # "Log out everywhere" is rare: a 15m window sees a failure among few calls.
+            Record(
+                REVOKE_ALL_FAILURE_RATIO,
+                _ratio(
+                    f'{OPERATIONS}{{operation="revoke_all", outcome="failure"}}',
+                    f'{OPERATIONS}{{operation="revoke_all", outcome=~"success|failure"}}',
+                    "15m",
+                ),
+            ),
             *(_latency(q) for q in QUANTILES),
         ),
     )
@@ -163,7 +173,8 @@ def _redis_unavailable_alert(settings: Settings) -> Alert:
         "critical",
         "Redis is unreachable: no token can be blacklisted.",
         "Every blacklist call of {{ $labels.job }} failed for at least 2 minutes "
-        "(100% of calls) with connection, timeout, auth or cluster errors.",
+        '({{ $value | printf "%.2f" }} failed calls/s, none succeeded) with connection, timeout, '
+        "auth or cluster errors.",
         settings.runbook(name),
     )
 
@@ -180,6 +191,22 @@ def _check_errors_alert(settings: Settings) -> Alert:
         f"{{{{ $value | humanizePercentage }}}} of the blacklist checks of {{{{ $labels.job }}}} "
         f"could not ask Redis over the last 5m (threshold {_percent(threshold)}); they were "
         "answered by the on_check_error policy (raise, deny or allow).",
+        settings.runbook(name),
+    )
+
+
+def _revoke_all_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistRevokeAllFailing"
+    threshold = settings.revoke_all_failure_ratio
+    return Alert(
+        name,
+        f"{REVOKE_ALL_FAILURE_RATIO} > {threshold:g}",
+        "5m",
+        "critical",
+        '"Log out everywhere" is failing: the old tokens of those users stay valid.',
+        f"{{{{ $value | humanizePercentage }}}} of the revoke_all calls of {{{{ $labels.job }}}} "
+        f"failed over the last 15m (threshold {_percent(threshold)}): the users who asked to "
+        "log out everywhere still have valid tokens elsewhere.",
         settings.runbook(name),
     )
 
@@ -223,6 +250,7 @@ def alert_groups(settings: Settings) -> tuple[Group, ...]:
         _failure_ratio_alert(settings),
         _redis_unavailable_alert(settings),
         _check_errors_alert(settings),
+        _revoke_all_alert(settings),
         _latency_alert(settings),
         _absent_alert(settings),
     )

@@ -48,6 +48,8 @@ class Settings:
     """Failure ratio over 5m that pages even when traffic is too low for the SLO alerts."""
     check_error_ratio: float = 0.01
     """Share of checks answered by the ``on_check_error`` policy instead of Redis."""
+    revoke_all_failure_ratio: float = 0.1
+    """Share of ``revoke_all`` calls ("log out everywhere") failed over 15m."""
     blacklist_p99_seconds: float = 0.5
     """p99 wall time of ``blacklist_tokens`` (a logout waits for it)."""
     runbook_url: str = DEFAULT_RUNBOOK_URL
@@ -56,7 +58,7 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0.9 <= self.objective < 1:
             raise ValueError("objective must be in [0.9, 1), e.g. 0.999")
-        for name in ("fast_failure_ratio", "check_error_ratio"):
+        for name in ("fast_failure_ratio", "check_error_ratio", "revoke_all_failure_ratio"):
             if not 0 < getattr(self, name) < 1:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.blacklist_p99_seconds <= 0:

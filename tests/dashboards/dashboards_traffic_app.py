@@ -36,7 +36,13 @@ def _parse() -> argparse.Namespace:
 
 def _traffic(blacklist: TokenBlacklist, stop: threading.Event, pause: float) -> None:
     revoked: list[str] = []
+    calls = 0
     while not stop.wait(pause):
+        calls += 1
+        if calls % 10 == 1:
+            # "Log out everywhere": the ACL user has no +zadd on the not-before keys, so
+            # every one fails with NOPERM, as a forgotten ACL rule would make it.
+            blacklist.revoke_all(f"user-{calls % 7}", ttl=600)
         hashes = [secrets.token_hex(32) for _ in range(8)]
         result = blacklist.blacklist_tokens(hashes, ttl=600)
         revoked.extend(h for h in hashes if h not in result.failures)

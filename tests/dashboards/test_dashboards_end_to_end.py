@@ -205,6 +205,21 @@ def _firing(prometheus: Prometheus) -> dict[str, list[dict[str, Any]]]:
     return by_name
 
 
+def test_revoke_all_alert_fires(prometheus: Prometheus) -> None:
+    """The traffic's ACL denies the not-before keys: every "log out everywhere" fails,
+    while single tokens partly succeed."""
+    name = "TokenBlacklistRevokeAllFailing"
+    firing = wait_for(
+        f"{name} firing", lambda: _firing(prometheus) if name in _firing(prometheus) else None
+    )
+    (alert,) = firing[name]
+    assert alert["labels"] == {"alertname": name, "job": JOB, "severity": "critical"}
+    assert alert["annotations"]["description"].startswith(
+        f"100% of the revoke_all calls of {JOB} failed"
+    )
+    assert alert["annotations"]["runbook_url"].endswith("#tokenblacklistrevokeallfailing")
+
+
 def test_fast_failure_ratio_alert_fires(prometheus: Prometheus) -> None:
     name = "TokenBlacklistHighFailureRatio"
     firing = wait_for(
