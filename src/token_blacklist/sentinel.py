@@ -11,8 +11,10 @@ could still count the other). When fewer confirm in time, the chunk's acknowledg
 are reported ``unavailable`` (retriable), never ``succeeded``, and idle connections are
 dropped so the re-send asks Sentinel for the primary again.
 
-The price, stated in the README: with every replica down, writes are applied on the primary
-but reported failed, and each chunk costs up to the ``WAIT`` timeout.
+The price, stated in the README: while a replica is down but not yet marked down by
+Sentinel, writes are applied on the primary but reported failed, and each chunk costs up to
+the ``WAIT`` timeout. Once Sentinel lists no healthy replica at all, there is nothing a
+failover could promote: chunks are sent without ``WAIT`` and count on the primary alone.
 """
 
 from __future__ import annotations
