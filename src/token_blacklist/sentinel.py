@@ -27,6 +27,7 @@ import redis
 import redis.asyncio
 import redis.exceptions as rex
 
+from .call_nodes import note_nodes
 from .protocol import Reply
 from .transport import (
     REDIS_FAILURES,
@@ -102,6 +103,16 @@ def _confirm(replies: Sequence[object], replicas: int) -> tuple[list[object], bo
     return confirm_replicated(replies, replicas) if replicas else (list(replies), True)
 
 
+def _note_primary(client: Any, failed: bool) -> None:
+    """Name the primary a write went to (the last one Sentinel named: no extra round trip)
+    in the call's node fields, failed when the write was lost or not confirmed, so a
+    failover shows as two primaries, the old one failed."""
+    address = getattr(client.connection_pool, "master_address", None)
+    if isinstance(address, tuple) and len(address) == 2:  # (host, port)
+        primary = f"{address[0]}:{address[1]}"
+        note_nodes([primary], [primary] if failed else [])
+
+
 def _set_commands(keys: Sequence[str], ttls: Sequence[int]) -> list[Command]:
     return [("SET", key, b"1", "EX", ttl) for key, ttl in zip(keys, ttls, strict=True)]
 
@@ -137,8 +148,10 @@ class SentinelTransport(PipelineTransport):
         try:
             replies = pipe.execute(raise_on_error=False)
         except REDIS_FAILURES as error:
+            _note_primary(self._sentinel_client, failed=True)
             return error
         writes, confirmed = _confirm(replies, replicas)
+        _note_primary(self._sentinel_client, failed=not confirmed)
         if not confirmed:  # maybe a deposed primary: the next connection asks Sentinel
             self._replicas.expire()
             self._sentinel_client.connection_pool.disconnect(inuse_connections=False)
@@ -177,8 +190,10 @@ class AsyncSentinelTransport(AsyncPipelineTransport):
         try:
             replies = await pipe.execute(raise_on_error=False)
         except REDIS_FAILURES as error:
+            _note_primary(self._sentinel_client, failed=True)
             return error
         writes, confirmed = _confirm(replies, replicas)
+        _note_primary(self._sentinel_client, failed=not confirmed)
         if not confirmed:
             self._replicas.expire()
             await self._sentinel_client.connection_pool.disconnect(inuse_connections=False)

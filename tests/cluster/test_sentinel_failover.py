@@ -143,6 +143,12 @@ def test_failover_mid_batch_loses_nothing_reported_succeeded(
         assert held(server.client(), hashes) == set(hashes)
     assert_telemetry_matches(sentinel_harness.capture, result)
     assert set(result.reasons) <= {FailureReason.UNAVAILABLE, FailureReason.CONNECTION}
+    # The span names both primaries, the deposed one as failed.
+    [span] = sentinel_harness.capture.spans("token_blacklist.blacklist_tokens")
+    old_address, new_address = (f"{s.host}:{s.port}" for s in (failover.old, new))
+    assert span.attributes["token_blacklist.nodes"] == 2
+    assert list(span.attributes["token_blacklist.failed_nodes"]) == [old_address]
+    assert new_address not in span.attributes["token_blacklist.failed_nodes"]
 
 
 def test_a_dead_replica_costs_confirmations_until_sentinel_marks_it_down(
@@ -160,6 +166,13 @@ def test_a_dead_replica_costs_confirmations_until_sentinel_marks_it_down(
     assert result.succeeded == 0
     assert set(result.reasons) == {FailureReason.UNAVAILABLE}
     assert held(primary.client(), first) == set(first)  # the safe direction: never fewer
+    [span] = sentinel_harness.capture.spans("token_blacklist.blacklist_tokens")
+    assert span.attributes["token_blacklist.nodes"] == 1
+    assert list(span.attributes["token_blacklist.failed_nodes"]) == [
+        f"{primary.host}:{primary.port}"
+    ]
+    [event] = sentinel_harness.capture.events("token_blacklist.failure")
+    assert event["failed_nodes"] == [f"{primary.host}:{primary.port}"]
 
     wait_healthy_replicas(sentinel_set, 1)
     sentinel_harness.capture.clear()
