@@ -1,9 +1,10 @@
 """Faults the way production meets them: a TCP hop that cuts a connection mid-pipeline.
 
 ``CuttingProxy`` sits between the client and a real redis-server on loopback. After
-``arm(reply_bytes=N)``, the next N bytes of replies on any connection pass and then that
-connection is cut (both sockets closed): the client has read some replies and loses the
-rest, while Redis has applied whatever it had received. ``request_bytes`` cuts the other
+``arm(reply_bytes=N)``, the next N bytes of replies on any connection (counted from the
+first data after arming) pass and then that connection is cut (both sockets closed): the
+client has read some replies and loses the rest, while Redis has applied whatever it had
+received. ``request_bytes`` cuts the other
 way, part-way through a packed pipeline. Arm it after the client's handshake (HELLO) so the
 cut lands inside the pipeline; other traffic passes untouched.
 """
@@ -62,7 +63,7 @@ class CuttingProxy:
             threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, downstream: bool) -> None:
-        sent = 0
+        counted = 0  # bytes since the proxy was armed: the handshake and PING do not count
         limit: int | None = None
         try:
             while True:
@@ -71,12 +72,13 @@ class CuttingProxy:
                     break
                 if limit is None:
                     limit = self._take(downstream)
-                if limit is not None and sent + len(data) >= limit:
-                    sink.sendall(data[: limit - sent])
-                    self.cuts += 1
-                    break
+                if limit is not None:
+                    if counted + len(data) >= limit:
+                        sink.sendall(data[: limit - counted])
+                        self.cuts += 1
+                        break
+                    counted += len(data)
                 sink.sendall(data)
-                sent += len(data)
         except OSError:
             pass
         for sock in (source, sink):

@@ -15,11 +15,9 @@ not-before is stored in every case, and the converse holds whenever Redis answer
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import secrets
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -233,42 +231,9 @@ def test_readonly_replica_is_reported_and_holds_nothing(
 # -- (3) connection cut mid-pipeline -------------------------------------------------------
 
 
-class ArmedProxy(CuttingProxy):
-    """A CuttingProxy whose byte budget counts from the first data after ``arm()``.
-
-    ``CuttingProxy._pump`` counts every byte since the connection opened, handshake and
-    PING included, so on a connection that already carried traffic ``arm(request_bytes=N)``
-    cuts at an offset that depends on redis-py's handshake, not N bytes into the pipeline.
-    The cases below need an exact offset (inside ZADD, right after it)."""
-
-    def _pump(self, source: socket.socket, sink: socket.socket, downstream: bool) -> None:
-        counted = 0
-        limit: int | None = None
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                if limit is None:
-                    limit = self._take(downstream)
-                if limit is not None:
-                    if counted + len(data) >= limit:
-                        sink.sendall(data[: limit - counted])
-                        self.cuts += 1
-                        break
-                    counted += len(data)
-                sink.sendall(data)
-        except OSError:
-            pass
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-
 @pytest.fixture
 def proxy(redis_server: RedisServer) -> Iterator[CuttingProxy]:
-    hop = ArmedProxy(redis_server.host, redis_server.port)
+    hop = CuttingProxy(redis_server.host, redis_server.port)
     yield hop
     hop.close()
 
