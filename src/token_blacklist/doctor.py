@@ -7,6 +7,17 @@ carry counts, settings and error classes, never a Redis error message (it may ho
 It writes 16 probe keys ``{prefix}:{0-f}doctor-probe`` with a 1-second TTL, inside the
 prefix only, to prove that this user may ``SET`` and ``EXISTS`` there: an ACL pattern
 such as ``~prefix:[0-7]*`` lets some hashes through and denies the others.
+
+``revoke_all`` ("log out everywhere") and subject-aware checks use other commands on other
+keys, ``{prefix}:nbf:{sha256(subject)}`` (see :mod:`.subjects`), so the same is proved for
+``ZADD``, ``EXPIRE`` and ``ZSCORE`` on 16 keys ``{prefix}:nbf:{0-f}doctor-probe``. These
+probes write nothing: ``ZADD ... XX GT`` only updates a member that exists and
+``EXPIRE ... NX`` only a key that exists, and none does, while Redis checks the ACL (and
+refuses ``ZADD`` on a replica or out of memory) before it looks at the key. The probed
+forms are the ones ``revoke_all`` sends, so a server without ``EXPIRE ... NX`` (Redis
+before 7.0) fails the ``EXPIRE`` probe too. A denied not-before command is critical: the
+doctor cannot know whether the application calls ``revoke_all``, and if it does every
+such call (or every check with a subject) fails; ``revoke_all=False`` says it does not.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import redis
 
 from .classify import classify_error
 from .plan import validate_prefix
+from .subjects import NOT_BEFORE_MEMBER
 
 __all__ = ["CLUSTER_SLOTS", "Finding", "Severity", "diagnose"]
 
@@ -175,47 +187,102 @@ def _node_findings(client: Any, node: str | None) -> list[Finding]:
     return [Finding(f.check, f.severity, f.what, f.fix, node) for f in found]
 
 
-def _probe(client: Any, key: str, write: bool) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    """One command sent to the 16 probe keys of one key space of the prefix."""
+
+    command: str
+    space: str
+    """What follows ``{prefix}:`` in the keys the library sends this command to."""
+    send: Callable[[Any, str], object]
+    breaks: str = ""
+    """What fails when the command is denied, when the command name does not say it."""
+
+
+_PROBES = (
+    _Probe("SET", "", lambda client, key: client.set(key, b"1", ex=1)),
+    _Probe("EXISTS", "", lambda client, key: client.exists(key)),
+    # XX: only an existing member is updated, and the probe key never exists.
+    _Probe(
+        "ZADD",
+        "nbf:",
+        lambda client, key: client.zadd(key, {NOT_BEFORE_MEMBER: 0}, xx=True, gt=True),
+        "revoke_all (log out everywhere) returns ok=False and the subject's tokens stay valid",
+    ),
+    # NX on a missing key: nothing to expire; it is the EXPIRE form revoke_all sends.
+    _Probe(
+        "EXPIRE",
+        "nbf:",
+        lambda client, key: client.expire(key, 1, nx=True),
+        "revoke_all (log out everywhere) returns ok=False; when ZADD is allowed the "
+        "not-before is stored anyway, with no expiry: the key never leaves Redis",
+    ),
+    _Probe(
+        "ZSCORE",
+        "nbf:",
+        lambda client, key: client.zscore(key, NOT_BEFORE_MEMBER),
+        "every check with subject= and issued_at= errors unless the token's own hash is "
+        "blacklisted: on the authentication path, the application then rejects every such "
+        "request or lets tokens revoked by revoke_all through",
+    ),
+)
+
+
+def _probe(client: Any, probe: _Probe, key: str) -> str | None:
     try:
-        if write:
-            client.set(key, b"1", ex=1)
-        else:
-            client.exists(key)
+        probe.send(client, key)
     except (redis.RedisError, OSError) as error:
         return classify_error(error).value
     return None
 
 
-def _probe_findings(client: Any, prefix: str) -> list[Finding]:
-    """SET and EXISTS on one probe key per leading hex digit, to catch partial ACL patterns."""
+def _fix(probe: _Probe, prefix: str, reason: str) -> str:
+    """The fix for the most frequent failure reason of one probed command."""
+    fixes = {
+        "oom": "free memory or raise maxmemory (see the memory finding)",
+        "readonly": "use the primary (see the role finding)",
+    }
+    if not probe.space:
+        fixes["noperm"] = f"grant this user +set +exists ~{prefix}:* (ACL SETUSER ...)"
+        return fixes.get(reason, "see the other findings")
+    skip = (
+        "; if the application never calls revoke_all nor checks with subject=, "
+        "run doctor --no-revoke-all instead"
+    )
+    fixes["noperm"] = f"grant this user +zadd +expire +zscore ~{prefix}:nbf:* (ACL SETUSER ...)"
+    # EXPIRE ... NX is a syntax error before Redis 7.0: an error reply classed "other".
+    fixes["other"] = "revoke_all needs Redis >= 7.0 (EXPIRE ... NX|GT), else see the other findings"
+    fix = fixes.get(reason, "see the other findings")
+    return fix + skip if reason in ("noperm", "other") else fix
+
+
+def _probe_findings(client: Any, prefix: str, probes: tuple[_Probe, ...]) -> list[Finding]:
+    """Each command on one probe key per leading hex digit, to catch partial ACL patterns."""
     findings: list[Finding] = []
-    for command, write in (("SET", True), ("EXISTS", False)):
+    for probe in probes:
+        where = f"{prefix}:{probe.space}"
+        check = f"acl-{probe.command.lower()}"
         reasons = Counter(
             reason
             for char in PROBE_CHARS
-            if (reason := _probe(client, f"{prefix}:{char}doctor-probe", write)) is not None
+            if (reason := _probe(client, probe, f"{where}{char}doctor-probe")) is not None
         )
         if not reasons:
-            findings.append(
-                Finding(f"acl-{command.lower()}", Severity.OK, f"{command} works under {prefix}:")
-            )
+            findings.append(Finding(check, Severity.OK, f"{probe.command} works under {where}"))
             continue
         failed = sum(reasons.values())
         detail = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
-        fix = {
-            "noperm": f"grant this user +set +exists ~{prefix}:* (ACL SETUSER ...)",
-            "oom": "free memory or raise maxmemory (see the memory finding)",
-            "readonly": "use the primary (see the role finding)",
-        }.get(reasons.most_common(1)[0][0], "see the other findings")
-        findings.append(
-            Finding(
-                f"acl-{command.lower()}",
-                Severity.CRITICAL,
-                f"{command} failed on {failed} of {len(PROBE_CHARS)} probe keys under "
-                f"{prefix}: ({detail})",
-                fix,
-            )
+        what = (
+            f"{probe.command} failed on {failed} of {len(PROBE_CHARS)} probe keys under "
+            f"{where} ({detail})"
         )
+        if probe.breaks:
+            scope = (
+                "for the subjects whose keys fail like these, " if failed < len(PROBE_CHARS) else ""
+            )
+            what += f": {scope}{probe.breaks}"
+        fix = _fix(probe, prefix, reasons.most_common(1)[0][0])
+        findings.append(Finding(check, Severity.CRITICAL, what, fix))
     return findings
 
 
@@ -253,10 +320,15 @@ def _cluster_node_findings(client: Any) -> list[Finding]:
     return findings
 
 
-def diagnose(client: Any, prefix: str = "token_blacklist", *, probe: bool = True) -> list[Finding]:
+def diagnose(
+    client: Any, prefix: str = "token_blacklist", *, probe: bool = True, revoke_all: bool = True
+) -> list[Finding]:
     """Every finding about ``client``'s Redis, most severe first.
 
     ``probe=False`` skips the probe writes (then ACL key patterns are not checked).
+    ``revoke_all=False`` skips the probes of the not-before keys, for an application that
+    never calls ``revoke_all`` nor checks with ``subject=``: by default a user denied them
+    is critical, since every such call would fail.
     """
     validate_prefix(prefix)
     if callable(getattr(client, "get_primaries", None)):
@@ -264,6 +336,7 @@ def diagnose(client: Any, prefix: str = "token_blacklist", *, probe: bool = True
     else:
         findings = _node_findings(client, None)
     if probe and not any(f.check == "reachable" and f.node is None for f in findings):
-        findings += _probe_findings(client, prefix)
+        probes = _PROBES if revoke_all else tuple(p for p in _PROBES if not p.space)
+        findings += _probe_findings(client, prefix, probes)
     order = list(Severity)
     return sorted(findings, key=lambda f: order.index(f.severity))

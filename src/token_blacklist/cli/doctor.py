@@ -20,8 +20,11 @@ __all__ = ["register", "run"]
 EPILOG = """\
 checks: eviction policy (anything but noeviction can evict revocations), persistence
 (AOF/RDB), ACLs for SET/EXISTS under the prefix (16 probe keys PREFIX:<0-f>doctor-probe
-with a 1 s TTL are written; --no-probe skips that), replica / read-only endpoint,
-maxmemory close to used memory, and with --cluster slot coverage and every primary.
+with a 1 s TTL are written; --no-probe skips that) and for ZADD/EXPIRE/ZSCORE, which
+revoke_all and checks with a subject need, under PREFIX:nbf: (16 keys, nothing written;
+--no-revoke-all skips them when the application uses neither), replica / read-only
+endpoint, maxmemory close to used memory, and with --cluster slot coverage and every
+primary.
 
 examples:
   token-blacklist doctor
@@ -53,6 +56,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--no-probe", action="store_true", help="write no probe keys")
+    parser.add_argument(
+        "--no-revoke-all",
+        action="store_true",
+        help="the application never calls revoke_all nor checks with a subject: "
+        "do not probe the ACL of its not-before keys",
+    )
     add_connection_options(parser)
     parser.set_defaults(run=run)
 
@@ -79,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(session, int):
         return session
     try:
-        findings = diagnose(session.client, args.prefix, probe=not args.no_probe)
+        findings = diagnose(
+            session.client,
+            args.prefix,
+            probe=not args.no_probe,
+            revoke_all=not args.no_revoke_all,
+        )
     finally:
         session.close()
     if args.json:
