@@ -111,6 +111,17 @@ def test_rotating_faults_fail_part_of_the_traffic_then_recover(cli, tmp_path):
     assert len(requests) == summary["requests"]
     failed_requests = [s for s in requests if s["status"]["status_code"] == "ERROR"]
     assert len(failed_requests) == sum(1 for e in logouts if e["failed"])
+    # Every blacklist call's Redis round trips are spans of their own under it.
+    calls = [s for s in spans if s["name"] == "token_blacklist.blacklist_tokens"]
+    assert len(calls) == summary["requests"]
+    for call in calls:
+        round_trips = [
+            s
+            for s in spans
+            if s["parent_id"] == call["context"]["span_id"] and s["kind"] == "SpanKind.CLIENT"
+        ]
+        assert len(round_trips) == call["attributes"]["token_blacklist.round_trips"]
+        assert {s["name"] for s in round_trips} <= {"SET", "BATCH SET"}
     trace_ids = {s["context"]["trace_id"].removeprefix("0x") for s in spans}
     assert {e["trace_id"] for e in logs if "trace_id" in e} <= trace_ids
     text = (tmp_path / "logs.jsonl").read_text() + (tmp_path / "spans.jsonl").read_text()

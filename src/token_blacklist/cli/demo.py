@@ -245,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
             logger=structlog.get_logger("token_blacklist"),
             retries=1,
             on_check_error="deny",
+            trace_round_trips=True,  # a trace to follow down to the Redis round trips
         )
         _banner(sys.stdout, banner)
         stats.urls = {k: v for k, v in banner.items() if k in ("metrics", "prometheus")}
