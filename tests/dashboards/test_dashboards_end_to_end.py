@@ -66,7 +66,8 @@ class TrafficApp:
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - gone if pytest is killed
         )
         assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], 15)
+        # Imports (OpenTelemetry SDK, prometheus_client) take seconds on a loaded 2-core CI.
+        ready, _, _ = select.select([self.process.stdout], [], [], 60)
         line = self.process.stdout.readline().strip() if ready else ""
         assert line == "ready", f"the traffic app did not start:\n{self.log.read_text()[-3000:]}"
 
