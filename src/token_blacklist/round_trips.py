@@ -3,8 +3,8 @@
 ``opentelemetry-instrumentation-redis`` wraps redis-py's ``execute_command`` and pipeline
 ``execute``; the fast path (:mod:`.wire`) writes hand-packed buffers on the client's own
 connection, so without these spans a trace would show ``token_blacklist.blacklist_tokens``
-with no Redis call under it. The pipeline paths (``fast_path=False``, checks with a
-subject, ``revoke_all``, Cluster, Sentinel) stay redis-py's, and its instrumentation, when
+with no Redis call under it. The pipeline paths (``fast_path=False``, ``revoke_all``,
+Cluster, Sentinel) stay redis-py's, and its instrumentation, when
 installed, traces them: nothing is traced twice.
 
 Whether to make them is ``trace_round_trips``: ``"auto"`` (the default) while redis-py's
@@ -14,7 +14,8 @@ exactly when it would on the pipeline path, and an application that never asked 
 spans does not pay for them; ``True`` always; ``False`` never.
 
 Spans follow OpenTelemetry's database conventions: kind CLIENT, named by
-``db.operation.name`` (``SET``, or ``BATCH SET`` for a chunk of several), with
+``db.operation.name`` (``SET``, ``BATCH SET`` for a chunk of several, ``BATCH`` for the
+``EXISTS`` + ``ZSCORE`` of a subject-aware check), with
 ``db.system.name``, ``server.address``/``server.port``, ``db.operation.batch.size`` and,
 on failure, ``error.type`` = the :class:`FailureReason` value. No key, hash or Redis error
 message is recorded. A span is made only while the caller's span is recording, so an
@@ -100,18 +101,19 @@ class RoundTripSpans:
             return None
         return cls(tracer, attributes, None if mode is True else redis_py_traced(client))
 
-    def start(self, command: str, count: int) -> Span | None:
-        """The span of a round trip of ``count`` ``command`` s, or None when not traced."""
+    def start(self, command: str | None, count: int) -> Span | None:
+        """The span of a round trip of ``count`` ``command`` s (None: different commands),
+        or None when not traced."""
         if self._wanted is not None and not self._wanted():
             return None
         if not trace.get_current_span().is_recording():
             return None
         attributes = dict(self._attributes)
         if count > 1:
-            name = f"BATCH {command}"
+            name = f"BATCH {command}" if command else "BATCH"
             attributes["db.operation.batch.size"] = count
         else:
-            name = command
+            name = command or "BATCH"
         attributes["db.operation.name"] = name
         return self._tracer.start_span(
             name, kind=_CLIENT, attributes=attributes, record_exception=False

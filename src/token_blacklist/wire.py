@@ -32,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .protocol import Reply
 from .round_trips import RoundTripSpans
+from .subjects import NOT_BEFORE_MEMBER
 from .transport import REDIS_FAILURES, AsyncPipelineTransport, PipelineTransport
 
 try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
@@ -42,7 +43,14 @@ NOT_ENOUGH_DATA: Any = getattr(_parsers, "NOT_ENOUGH_DATA", object())
 _SYNC_HIREDIS: Any = getattr(_parsers, "_HiredisParser", None)
 _ASYNC_HIREDIS: Any = getattr(_parsers, "_AsyncHiredisParser", None)
 
-__all__ = ["AsyncWireTransport", "WireTransport", "pack_exists", "pack_sets"]
+__all__ = [
+    "AsyncWireTransport",
+    "WireTransport",
+    "pack_command",
+    "pack_exists",
+    "pack_exists_and_not_before",
+    "pack_sets",
+]
 
 _OK = (b"OK", "OK")
 
@@ -82,6 +90,20 @@ def pack_exists(keys: Sequence[str]) -> bytes:
         return data
     return b"".join(
         b"*2\r\n$6\r\nEXISTS\r\n$%d\r\n%b\r\n" % (len(raw), raw) for raw in map(str.encode, keys)
+    )
+
+
+def pack_command(*args: str) -> bytes:
+    """One command of any arguments (UTF-8), for the rare shapes of the fast path."""
+    raws = [arg.encode() for arg in args]
+    return b"*%d\r\n" % len(raws) + b"".join(b"$%d\r\n%b\r\n" % (len(r), r) for r in raws)
+
+
+def pack_exists_and_not_before(token_key: str, subject_key: str) -> bytes:
+    """``EXISTS token_key`` and ``ZSCORE subject_key nbf``: a check that honours
+    ``revoke_all`` (the authentication hot path of the FastAPI integration)."""
+    return pack_command("EXISTS", token_key) + pack_command(
+        "ZSCORE", subject_key, NOT_BEFORE_MEMBER
     )
 
 
@@ -145,8 +167,9 @@ def _round_trip(conn: Any, payload: bytes, count: int) -> list[object]:
 
 
 class WireTransport:
-    """``SET`` and ``EXISTS`` chunks packed by hand on a pooled connection of a
-    :class:`redis.Redis`; the rarer commands go through :class:`PipelineTransport`."""
+    """``SET`` and ``EXISTS`` chunks (and the ``EXISTS`` + ``ZSCORE`` of a subject-aware
+    check) packed by hand on a pooled connection of a :class:`redis.Redis`; ``revoke_all``
+    goes through :class:`PipelineTransport`."""
 
     def __init__(self, client: redis.Redis, spans: RoundTripSpans | None = None) -> None:
         self._client = client
@@ -159,7 +182,7 @@ class WireTransport:
     def send_exists(self, keys: Sequence[str]) -> Reply:
         return self._traced("EXISTS", pack_exists(keys), len(keys)) if keys else []
 
-    def _traced(self, command: str, payload: bytes, count: int) -> Reply:
+    def _traced(self, command: str | None, payload: bytes, count: int) -> Reply:
         span = self._spans.start(command, count) if self._spans is not None else None
         if span is None:
             return self._send(payload, count)
@@ -197,7 +220,7 @@ class WireTransport:
         return self._pipeline.send_not_before(key, not_before, expire_seconds)
 
     def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
-        return self._pipeline.send_exists_and_not_before(token_key, subject_key)
+        return self._traced(None, pack_exists_and_not_before(token_key, subject_key), 2)
 
 
 async def _read_each_async(conn: Any, count: int) -> list[object]:
@@ -271,7 +294,7 @@ class AsyncWireTransport:
     async def send_exists(self, keys: Sequence[str]) -> Reply:
         return await self._traced("EXISTS", pack_exists(keys), len(keys)) if keys else []
 
-    async def _traced(self, command: str, payload: bytes, count: int) -> Reply:
+    async def _traced(self, command: str | None, payload: bytes, count: int) -> Reply:
         span = self._spans.start(command, count) if self._spans is not None else None
         if span is None:
             return await self._send(payload, count)
@@ -308,4 +331,4 @@ class AsyncWireTransport:
         return await self._pipeline.send_not_before(key, not_before, expire_seconds)
 
     async def send_exists_and_not_before(self, token_key: str, subject_key: str) -> Reply:
-        return await self._pipeline.send_exists_and_not_before(token_key, subject_key)
+        return await self._traced(None, pack_exists_and_not_before(token_key, subject_key), 2)

@@ -15,7 +15,13 @@ from assertions import PREFIX, assert_matches_redis, random_hashes
 from conftest import PARTIAL_USER
 from token_blacklist import FailureReason, TokenBlacklist
 from token_blacklist.server import RedisServer
-from token_blacklist.wire import AsyncWireTransport, WireTransport, pack_exists, pack_sets
+from token_blacklist.wire import (
+    AsyncWireTransport,
+    WireTransport,
+    pack_exists,
+    pack_exists_and_not_before,
+    pack_sets,
+)
 
 
 def parse(buffer: bytes) -> list[Any]:
@@ -37,6 +43,62 @@ def test_pack_sets_frames_every_command() -> None:
         [b"SET", b"p:bbbbbbbbbbbb", b"1", b"EX", b"86400"],
     ]
     assert parse(pack_exists(keys)) == [[b"EXISTS", k.encode()] for k in keys]
+
+
+def test_pack_subject_check_frames_both_commands() -> None:
+    assert parse(pack_exists_and_not_before("p:aaaaaaaa", "p:nbf:ключ")) == [
+        [b"EXISTS", b"p:aaaaaaaa"],
+        [b"ZSCORE", "p:nbf:ключ".encode(), b"nbf"],
+    ]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("decode", [False, True], ids=["bytes", "str"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_subject_check_on_the_fast_path_reads_every_reply_shape(
+    redis_server: RedisServer, protocol: int, decode: bool, mode: str
+) -> None:
+    """ZSCORE comes back as bytes, str or a float (RESP3) straight from hiredis: the
+    not-before is honoured the same way in each, and the token's own key still counts."""
+    subject = f"user-{protocol}-{decode}-{mode}"
+    own, other = random_hashes(2)
+    options = {"protocol": protocol, "decode_responses": decode}
+
+    async def run_async() -> list[bool]:
+        from token_blacklist import AsyncTokenBlacklist
+
+        client = redis_server.async_client(**options)
+        blacklist = AsyncTokenBlacklist(client)
+        assert isinstance(blacklist._transport, AsyncWireTransport)
+        result = await blacklist.revoke_all(subject, 600, clock_skew=0)
+        assert (await blacklist.blacklist_tokens([own], 600)).ok
+        answers = [
+            await blacklist.is_blacklisted(other, subject=subject, issued_at=result.not_before - 5),
+            await blacklist.is_blacklisted(other, subject=subject, issued_at=result.not_before),
+            await blacklist.is_blacklisted(own, subject=subject, issued_at=result.not_before + 5),
+            await blacklist.is_blacklisted(other, subject="nobody", issued_at=0),
+        ]
+        await client.aclose()
+        return answers
+
+    if mode == "sync":
+        client = redis_server.client(**options)
+        blacklist = TokenBlacklist(client)
+        assert isinstance(blacklist._transport, WireTransport)
+        result = blacklist.revoke_all(subject, 600, clock_skew=0)
+        assert blacklist.blacklist_tokens([own], 600).ok
+        answers = [
+            blacklist.is_blacklisted(other, subject=subject, issued_at=result.not_before - 5),
+            blacklist.is_blacklisted(other, subject=subject, issued_at=result.not_before),
+            blacklist.is_blacklisted(own, subject=subject, issued_at=result.not_before + 5),
+            blacklist.is_blacklisted(other, subject="nobody", issued_at=0),
+        ]
+        client.close()
+    else:
+        answers = asyncio.run(run_async())
+    # issued before the not-before: revoked; at or after it: not; own key: revoked; a
+    # subject never revoked: not.
+    assert answers == [True, False, True, False]
 
 
 def test_timeout_mid_chunk_leaves_no_stale_reply_in_the_pool(make_server: Any) -> None:
