@@ -283,11 +283,9 @@ def test_connection_cut_mid_pipeline(
     assert_telemetry(harness.capture, result, subject)
 
 
-def test_cut_after_zadd_without_retry_reports_failure(
-    harness: Harness, proxy: CuttingProxy, admin: redis.Redis, subject: str
-) -> None:
-    """ZADD ran, the EXPIREs never arrived: the call is not confirmed, and says so."""
-    result = harness.call(
+def revoke_all_cut_after_zadd(harness: Harness, proxy: CuttingProxy, subject: str) -> Any:
+    """One attempt whose request is cut right after its ZADD: Redis applies ZADD only."""
+    return harness.call(
         proxy,
         "revoke_all",
         subject,
@@ -296,6 +294,13 @@ def test_cut_after_zadd_without_retry_reports_failure(
         retries=0,
         before=lambda: proxy.arm(request_bytes=zadd_bytes(subject) + 3),
     )
+
+
+def test_cut_after_zadd_without_retry_reports_failure(
+    harness: Harness, proxy: CuttingProxy, admin: redis.Redis, subject: str
+) -> None:
+    """ZADD ran, the EXPIREs never arrived: the call is not confirmed, and says so."""
+    result = revoke_all_cut_after_zadd(harness, proxy, subject)
     assert proxy.cuts == 1
     assert not result.ok and result.reason is FailureReason.CONNECTION
     assert result.round_trips == 1
@@ -321,15 +326,7 @@ def test_cut_after_zadd_without_retry_reports_failure(
 def test_unconfirmed_not_before_never_outlives_its_ttl(
     harness: Harness, proxy: CuttingProxy, admin: redis.Redis, subject: str
 ) -> None:
-    result = harness.call(
-        proxy,
-        "revoke_all",
-        subject,
-        TTL,
-        client_kwargs=NO_CLIENT_RETRY,
-        retries=0,
-        before=lambda: proxy.arm(request_bytes=zadd_bytes(subject) + 3),
-    )
+    result = revoke_all_cut_after_zadd(harness, proxy, subject)
     assert not result.ok and result.reason is FailureReason.CONNECTION
     assert stored_not_before(admin, subject) == result.not_before
     assert admin.ttl(nbf_key(subject)) > 0  # today: -1, the key never expires
