@@ -22,7 +22,9 @@ system-deps:
 demo: venv system-deps
 	$(BIN)/token-blacklist demo $(DEMO_ARGS)
 
+## lint: ruff, mypy, and _sync/ regenerated from _async/ (scripts/unasync.py) matches the tree.
 lint: venv
+	$(BIN)/python scripts/unasync.py --check
 	$(BIN)/ruff check src tests dashboards examples scripts
 	$(BIN)/ruff format --check src tests dashboards examples scripts
 	$(BIN)/mypy

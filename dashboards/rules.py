@@ -1,12 +1,14 @@
 """Recording rules and alerts as typed data, built from :class:`~dashboards.settings.Settings`.
 
-Metric names are the library's public contract (``token_blacklist.metrics``); the tests
-check every name used here against a registry after real calls.
+Metric names are the library's public contract (``token_blacklist._observability.metrics``);
+the tests check every name used here against a registry after real calls.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+
+from token_blacklist.results import NO_ANSWER
 
 from .settings import BURN_WINDOWS, RATIO_WINDOWS, BurnWindow, Settings
 
@@ -29,8 +31,9 @@ QUANTILES = ("0.5", "0.9", "0.99")
 LATENCY = f"job_operation:{DURATION}:quantile_rate5m"
 CHECK_ERROR_RATIO = "job:token_blacklist_check_errors_per_checks:ratio_rate5m"
 REVOKE_ALL_FAILURE_RATIO = "job:token_blacklist_revoke_all_failures_per_calls:ratio_rate15m"
-# Reasons that mean "Redis did not answer", as opposed to "Redis answered no" (OOM, NOPERM).
-UNREACHABLE_REASONS = "connection|timeout|auth|cluster_down|unavailable"
+# Reasons that mean "Redis did not answer", as opposed to "Redis answered no" (OOM, NOPERM):
+# the library's own definition, so a new reason reaches the alerts without an edit here.
+UNREACHABLE_REASONS = "|".join(reason.value for reason in NO_ANSWER)
 
 
 def failure_ratio(window: str) -> str:

@@ -8,15 +8,15 @@ import pytest
 import redis.exceptions as rex
 
 from token_blacklist import BlacklistResult, BlacklistUnavailableError, FailureReason
-from token_blacklist.classify import classify_error, classify_reply, is_refused
-from token_blacklist.plan import plan_blacklist
-from token_blacklist.protocol import (
+from token_blacklist._core.classify import classify_error, classify_reply, is_refused
+from token_blacklist._core.protocol import (
     RetryPolicy,
     SendChunk,
     answer_check,
     blacklist_protocol,
     interpret_check,
 )
+from token_blacklist._core.validation import plan_blacklist
 
 Server = Callable[[SendChunk], Sequence[object] | BaseException]
 
@@ -26,7 +26,9 @@ def drive(
 ) -> tuple[BlacklistResult, list[SendChunk]]:
     """Run the protocol against ``server`` (a function from request to reply)."""
     sent: list[SendChunk] = []
-    protocol = blacklist_protocol(plan_blacklist(hashes, 60), chunk_size, RetryPolicy(**policy))
+    protocol = blacklist_protocol(
+        plan_blacklist(hashes, 60), chunk_size, RetryPolicy(**policy), key_prefix="p:"
+    )
     try:
         request = next(protocol)
         while True:

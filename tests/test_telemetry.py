@@ -75,7 +75,7 @@ def test_every_series_exists_before_traffic():
     """Pre-created children: rate() and absent() work from the first scrape."""
     capture = TelemetryCapture()
     TokenBlacklist.__new__(TokenBlacklist)  # nothing registered yet
-    from token_blacklist.metrics import metrics_for
+    from token_blacklist._observability.metrics import metrics_for
 
     metrics_for(capture.registry)
     names = {m.name for m in capture.registry.collect()}

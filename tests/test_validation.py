@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from assertions import random_hashes
 from conftest import Harness
 from token_blacklist import InvalidTokenHash, TokenBlacklist, hash_token
-from token_blacklist.plan import plan_blacklist
+from token_blacklist._core.validation import plan_blacklist
 from token_blacklist.server import RedisServer
 from token_blacklist.testing import TelemetryCapture
 

@@ -1,27 +1,40 @@
 """Revoke authentication tokens in Redis, and know exactly which revocations failed."""
 
 from .__about__ import __version__
-from .aio import AsyncTokenBlacklist
-from .client import TokenBlacklist
-from .hashing import hash_token
-from .log_context import add_trace_context
-from .options import CheckErrorPolicy
-from .result import (
-    BlacklistResult,
+from ._async.client import AsyncTokenBlacklist
+from ._observability.log_context import add_trace_context
+from ._options import CheckErrorPolicy
+from ._sync.client import TokenBlacklist
+from .errors import (
+    BlacklistStreamError,
     BlacklistUnavailableError,
-    FailureReason,
+    InvalidClockSkew,
+    InvalidInput,
+    InvalidInputType,
+    InvalidIssuedAt,
+    InvalidSubject,
     InvalidTokenHash,
+    InvalidTTL,
     PartialBlacklistError,
+    RevokeAllError,
     TokenBlacklistError,
 )
-from .subjects import RevokeAllError, RevokeAllResult
+from .hashing import hash_token
+from .results import BlacklistResult, FailureReason, RevokeAllResult
 
 __all__ = [
     "AsyncTokenBlacklist",
     "BlacklistResult",
+    "BlacklistStreamError",
     "BlacklistUnavailableError",
     "CheckErrorPolicy",
     "FailureReason",
+    "InvalidClockSkew",
+    "InvalidInput",
+    "InvalidInputType",
+    "InvalidIssuedAt",
+    "InvalidSubject",
+    "InvalidTTL",
     "InvalidTokenHash",
     "PartialBlacklistError",
     "RevokeAllError",

@@ -30,9 +30,9 @@ from typing import Any
 
 import redis
 
-from .classify import classify_error
-from .plan import validate_prefix
-from .subjects import NOT_BEFORE_MEMBER
+from ._core.classify import classify_error
+from ._core.commands import NOT_BEFORE_MEMBER
+from ._core.validation import validate_prefix
 
 __all__ = ["CLUSTER_SLOTS", "Finding", "Severity", "diagnose"]
 

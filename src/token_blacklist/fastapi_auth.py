@@ -26,7 +26,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .aio import AsyncTokenBlacklist
+from ._async.client import AsyncTokenBlacklist
+from .errors import BlacklistUnavailableError
 from .hashing import hash_token
 from .logout import (
     HttpAnswer,
@@ -37,7 +38,6 @@ from .logout import (
     revoke_all_answer,
     subject_of,
 )
-from .result import BlacklistUnavailableError
 
 __all__ = ["BlacklistAuth", "LogoutPolicy", "PresentedToken"]
 

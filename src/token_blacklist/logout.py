@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .plan import MAX_TTL_SECONDS
-from .result import BlacklistResult
-from .subjects import RevokeAllResult
+from ._core.validation import MAX_TTL_SECONDS
+from .results import BlacklistResult, RevokeAllResult
 
 __all__ = [
     "HttpAnswer",

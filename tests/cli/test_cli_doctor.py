@@ -9,10 +9,10 @@ import redis
 
 from conftest import PARTIAL_USER
 from token_blacklist import TokenBlacklist, hash_token
+from token_blacklist._core.commands import subject_key
 from token_blacklist.doctor import Severity, diagnose
-from token_blacklist.result import FailureReason
+from token_blacklist.results import FailureReason
 from token_blacklist.server import RedisServer, free_port
-from token_blacklist.subjects import subject_key
 from token_blacklist.testing import TelemetryCapture
 
 PREFIX = "token_blacklist"

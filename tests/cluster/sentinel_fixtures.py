@@ -2,7 +2,7 @@
 
 Two replicas, as Sentinel deployments run them: after a failover Sentinel re-points the
 other replica at the new primary within about a second, so writes can be confirmed by a
-replica again (see :mod:`token_blacklist.sentinel`). A failover consumes the set, hence
+replica again (see :mod:`token_blacklist._async.sentinel`). A failover consumes the set, hence
 one per test rather than one per session.
 """
 

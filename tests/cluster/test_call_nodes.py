@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from token_blacklist.call_nodes import collect_nodes, current_node_fields, note_nodes
+from token_blacklist._observability.nodes import collect_nodes, current_node_fields, note_nodes
 
 
 def test_outside_a_call_notes_are_dropped_and_fields_empty():

@@ -13,7 +13,7 @@ from cluster.cluster_checks import assert_cluster_matches, share
 from cluster.cluster_fixtures import LocalCluster
 from conftest import Harness
 from token_blacklist import AsyncTokenBlacklist, BlacklistUnavailableError, TokenBlacklist
-from token_blacklist.subjects import subject_key
+from token_blacklist._core.commands import subject_key
 from token_blacklist.testing import TelemetryCapture
 
 FAST = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}

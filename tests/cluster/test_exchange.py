@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.exceptions as rex
 
-from token_blacklist.cluster_routing import Exchange, exchange
+from token_blacklist._core.routing import Exchange, exchange
 
 NODES = {"k1": "a:1", "k2": "b:2", "k3": "a:1", "k4": "c:3"}
 COMMANDS = [("SET", key, b"1", "EX", 60) for key in NODES]

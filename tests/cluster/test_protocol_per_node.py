@@ -9,8 +9,8 @@ from __future__ import annotations
 import redis.exceptions as rex
 
 from token_blacklist import FailureReason
-from token_blacklist.plan import plan_blacklist
-from token_blacklist.protocol import RetryPolicy, SendChunk, blacklist_protocol
+from token_blacklist._core.protocol import RetryPolicy, SendChunk, blacklist_protocol
+from token_blacklist._core.validation import plan_blacklist
 
 HASHES = [f"{i:016x}" for i in range(30)]
 
@@ -24,7 +24,11 @@ def drive(dead: str, server_of=node_of, reply_error=None):
     error = reply_error or rex.ConnectionError("Connection refused")
     sent: list[list[str]] = []
     protocol = blacklist_protocol(
-        plan_blacklist(HASHES, 60), 10, RetryPolicy(retries=2, backoff=0.0), server_of
+        plan_blacklist(HASHES, 60),
+        10,
+        RetryPolicy(retries=2, backoff=0.0),
+        server_of,
+        key_prefix="p:",
     )
     try:
         request: SendChunk = next(protocol)
@@ -67,7 +71,11 @@ def test_without_a_server_map_one_dead_share_stops_the_whole_call():
 def test_a_node_that_acknowledged_nothing_but_still_has_retries_is_not_down():
     replies_seen: list[int] = []
     protocol = blacklist_protocol(
-        plan_blacklist(HASHES[:3], 60), 10, RetryPolicy(retries=1, backoff=0.0), node_of
+        plan_blacklist(HASHES[:3], 60),
+        10,
+        RetryPolicy(retries=1, backoff=0.0),
+        node_of,
+        key_prefix="p:",
     )
     request = next(protocol)
     readonly = rex.ReadOnlyError("READONLY")

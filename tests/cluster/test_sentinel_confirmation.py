@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis.exceptions as rex
 
 from token_blacklist import FailureReason
-from token_blacklist.classify import RETRIABLE, classify_reply
-from token_blacklist.sentinel import confirm_replicated, not_replicated
+from token_blacklist._core.classify import RETRIABLE, classify_reply
+from token_blacklist._core.replication import confirm_replicated, not_replicated
 
 
 def test_writes_count_when_enough_replicas_confirm():

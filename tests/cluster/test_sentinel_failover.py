@@ -16,8 +16,8 @@ from assertions import PREFIX, assert_matches_redis, assert_telemetry_matches, h
 from cluster.sentinel_fixtures import SERVICE, SentinelSet
 from conftest import Harness
 from token_blacklist import FailureReason, TokenBlacklist
+from token_blacklist._core.commands import subject_key
 from token_blacklist.server import RedisServer
-from token_blacklist.subjects import subject_key
 from token_blacklist.testing import TelemetryCapture
 
 RIDE_THROUGH = {"retries": 6, "retry_backoff": 0.05}  # about 3 s of re-sends per chunk

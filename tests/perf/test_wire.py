@@ -14,14 +14,14 @@ from redis.retry import Retry
 from assertions import PREFIX, assert_matches_redis, random_hashes
 from conftest import PARTIAL_USER
 from token_blacklist import FailureReason, TokenBlacklist
+from token_blacklist._async.wire import AsyncWireTransport
+from token_blacklist._core.commands import CheckTokenAndSubject, SetTokens, pack_exists, pack_sets
+from token_blacklist._sync.wire import WireTransport
 from token_blacklist.server import RedisServer
-from token_blacklist.wire import (
-    AsyncWireTransport,
-    WireTransport,
-    pack_exists,
-    pack_exists_and_not_before,
-    pack_sets,
-)
+
+
+def pack_exists_and_not_before(token_key: str, subject_key: str) -> bytes:
+    return CheckTokenAndSubject(token_key, subject_key).packed()
 
 
 def parse(buffer: bytes) -> list[Any]:
@@ -108,7 +108,7 @@ def test_timeout_mid_chunk_leaves_no_stale_reply_in_the_pool(make_server: Any) -
     transport = WireTransport(client)
     server.pause()
     try:
-        reply = transport.send_sets([f"{PREFIX}:k{i}" for i in range(500)], [60] * 500)
+        reply = transport.round_trip(SetTokens([f"{PREFIX}:k{i}" for i in range(500)], [60] * 500))
     finally:
         server.resume()
     assert isinstance(reply, redis.TimeoutError)
@@ -129,7 +129,7 @@ def test_cancelled_async_chunk_leaves_no_stale_reply(make_server: Any) -> None:
         server.pause()
         try:
             task = asyncio.ensure_future(
-                transport.send_sets([f"{PREFIX}:k{i}" for i in range(500)], [60] * 500)
+                transport.round_trip(SetTokens([f"{PREFIX}:k{i}" for i in range(500)], [60] * 500))
             )
             await asyncio.sleep(0.2)
             task.cancel()
@@ -169,13 +169,13 @@ def test_resp3_decoded_partial_noperm_is_exact(
 def test_hiredis_is_drained_directly_with_this_redis_py(redis_server: RedisServer) -> None:
     """If redis-py moves its hiredis parser, the wire path silently falls back to one
     ``read_response`` per reply (correct, slower): this says so in CI instead."""
-    from token_blacklist import wire
+    from token_blacklist._io import sync_hooks
 
     client = redis_server.client()
     client.ping()
     connection = client.connection_pool.get_connection()
     try:
-        assert type(connection._parser) is wire._SYNC_HIREDIS
+        assert type(connection._parser) is sync_hooks.HIREDIS_PARSER
         assert connection._parser._reader is not None
     finally:
         client.connection_pool.release(connection)

@@ -12,7 +12,7 @@ import redis
 from opentelemetry.sdk.trace import TracerProvider
 
 from token_blacklist import TokenBlacklist
-from token_blacklist.metrics import exemplars_supported
+from token_blacklist._observability.metrics import exemplars_supported
 
 
 def main(port: int, username: str, password: str, count: int) -> None:

@@ -7,21 +7,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError, ReadOnlyError
 
 from token_blacklist import BlacklistResult, FailureReason, InvalidTokenHash
+from token_blacklist._core.commands import subject_key
+from token_blacklist._core.protocol import RetryPolicy
+from token_blacklist._core.subjects import (
+    interpret_subject_check,
+    plan_revoke_all,
+    plan_subject_check,
+    revoke_all_protocol,
+)
+from token_blacklist._core.validation import MAX_TTL_SECONDS
 from token_blacklist.logout import (
     LogoutPolicy,
     logout_answer,
     plan_logout,
     remaining_ttl,
     subject_of,
-)
-from token_blacklist.plan import MAX_TTL_SECONDS
-from token_blacklist.protocol import RetryPolicy
-from token_blacklist.subjects import (
-    interpret_subject_check,
-    plan_revoke_all,
-    plan_subject_check,
-    revoke_all_protocol,
-    subject_key,
 )
 
 PREFIX = "token_blacklist:"

@@ -10,8 +10,7 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from ..aio import AsyncTokenBlacklist
-from ..client import TokenBlacklist
+from .. import AsyncTokenBlacklist, TokenBlacklist
 from .setups import FULL, UNCONFIGURED, client_kwargs
 from .timing import Case
 

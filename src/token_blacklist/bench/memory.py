@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from ..client import TokenBlacklist
+from .. import TokenBlacklist
 from .cases import PREFIX, TTL
 
 __all__ = ["measure_in_subprocess"]

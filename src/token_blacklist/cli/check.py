@@ -10,8 +10,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from ..client import TokenBlacklist
-from ..result import BlacklistUnavailableError
+from .. import TokenBlacklist
+from ..errors import BlacklistUnavailableError
 from .connection import add_connection_options
 from .exit_codes import ExitCode
 from .observability import LOG_LEVELS, configure_logging

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import redis
 import redis.cluster
 
-from ..plan import validate_prefix
+from .._core.validation import validate_prefix
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from .. import __about__
-from ..log_context import add_trace_context
+from .._observability.log_context import add_trace_context
 
 __all__ = ["LOG_LEVELS", "configure_logging", "otlp_configured", "tracer_provider"]
 

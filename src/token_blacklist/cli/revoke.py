@@ -11,9 +11,9 @@ from typing import IO, Any
 
 from prometheus_client import CollectorRegistry
 
-from ..client import TokenBlacklist
-from ..plan import MAX_TTL_SECONDS
-from ..result import FailureReason
+from .. import TokenBlacklist
+from .._core.validation import MAX_TTL_SECONDS
+from ..results import UNREACHABLE, FailureReason
 from .connection import add_connection_options
 from .exit_codes import EXIT_CODES_HELP, ExitCode
 from .observability import LOG_LEVELS, configure_logging, tracer_provider
@@ -25,7 +25,8 @@ from .token_lines import Entry, InputError, batched, open_input, raw_token_hashe
 __all__ = ["register", "run"]
 
 DEFAULT_HMAC_ENV = "TOKEN_BLACKLIST_HMAC_KEY"
-_DOWN = frozenset({FailureReason.CONNECTION, FailureReason.TIMEOUT, FailureReason.AUTH})
+# Plainly down, or a login Redis refuses: neither heals within one run, so stop sending.
+_DOWN = UNREACHABLE | {FailureReason.AUTH}
 
 EPILOG = f"""\
 input: one token hash a line, optionally followed by a TTL in seconds (space, tab or

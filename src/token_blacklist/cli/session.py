@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from ..classify import classify_error
+from .._core.classify import classify_error
 from .connection import ConnectionSettingsError, connect, describe_url
 from .exit_codes import ExitCode
 

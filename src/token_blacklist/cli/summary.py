@@ -10,7 +10,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
-from ..result import BlacklistResult, FailureReason
+from ..results import BlacklistResult, FailureReason
 
 __all__ = ["RevokeSummary"]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from .._core.validation import MAX_TTL_SECONDS, validate_hash
+from ..errors import InvalidTokenHash
 from ..hashing import hash_token
-from ..plan import MAX_TTL_SECONDS, validate_hash
-from ..result import InvalidTokenHash
 
 __all__ = ["Entry", "InputError", "batched", "read_entries"]
 

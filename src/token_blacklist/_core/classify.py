@@ -1,0 +1,102 @@
+"""Sans-IO: what a Redis reply or exception means for a token.
+
+Classification uses exception classes and the reply's status word (``OOM``, ``NOPERM``...),
+never the rest of the message, which embeds the command and its key.
+"""
+
+from __future__ import annotations
+
+import redis
+import redis.exceptions as rex
+
+from ..results import FailureReason
+
+__all__ = ["REDIS_FAILURES", "RETRIABLE", "classify_error", "classify_reply", "is_refused"]
+
+REDIS_FAILURES = (redis.RedisError, OSError)
+"""What a lost round trip raises: redis-py errors, and socket errors it did not wrap."""
+
+# Order matters: subclasses before their bases.
+_BY_CLASS: tuple[tuple[type[BaseException], FailureReason], ...] = (
+    (rex.OutOfMemoryError, FailureReason.OOM),
+    (rex.NoPermissionError, FailureReason.NOPERM),
+    (rex.ReadOnlyError, FailureReason.READONLY),
+    (rex.AuthenticationError, FailureReason.AUTH),
+    (rex.AuthorizationError, FailureReason.AUTH),
+    (rex.AuthenticationWrongNumberOfArgsError, FailureReason.AUTH),
+    (rex.BusyLoadingError, FailureReason.UNAVAILABLE),
+    (rex.ClusterDownError, FailureReason.CLUSTER_DOWN),
+    (rex.TryAgainError, FailureReason.CLUSTER_DOWN),
+    (rex.AskError, FailureReason.CLUSTER_DOWN),  # MovedError too: a redirect nobody followed
+    (rex.ClusterError, FailureReason.CLUSTER_DOWN),
+    (rex.SlotNotCoveredError, FailureReason.CLUSTER_DOWN),
+    (rex.TimeoutError, FailureReason.TIMEOUT),
+    (TimeoutError, FailureReason.TIMEOUT),
+    (rex.ConnectionError, FailureReason.CONNECTION),
+    (ConnectionError, FailureReason.CONNECTION),
+)
+
+_BY_STATUS_WORD: dict[str, FailureReason] = {
+    "OOM": FailureReason.OOM,
+    "NOPERM": FailureReason.NOPERM,
+    "READONLY": FailureReason.READONLY,
+    "NOAUTH": FailureReason.AUTH,
+    "WRONGPASS": FailureReason.AUTH,
+    "LOADING": FailureReason.UNAVAILABLE,
+    "BUSY": FailureReason.UNAVAILABLE,
+    "MASTERDOWN": FailureReason.UNAVAILABLE,
+    "NOREPLICAS": FailureReason.UNAVAILABLE,  # min-replicas-to-write, or a WAIT not met
+    "CLUSTERDOWN": FailureReason.CLUSTER_DOWN,
+    "TRYAGAIN": FailureReason.CLUSTER_DOWN,
+}
+
+RETRIABLE: frozenset[FailureReason] = frozenset(
+    {
+        FailureReason.CONNECTION,
+        FailureReason.TIMEOUT,
+        FailureReason.READONLY,  # a failover in flight: the next attempt may reach the new primary
+        FailureReason.CLUSTER_DOWN,
+        FailureReason.UNAVAILABLE,
+    }
+)
+"""Reasons whose outcome may change on a re-send; the others are final for this call."""
+
+
+def classify_error(error: BaseException) -> FailureReason:
+    """The reason for an exception raised by, or returned from, a Redis command."""
+    for cls, reason in _BY_CLASS:
+        if isinstance(error, cls):
+            return reason
+    status = getattr(error, "status_code", None)
+    if isinstance(status, str) and status in _BY_STATUS_WORD:
+        return _BY_STATUS_WORD[status]
+    if isinstance(error, rex.ResponseError) and error.args and isinstance(error.args[0], str):
+        # Unmapped prefixes (BUSY, CLUSTERDOWN on a plain client) keep the status word first.
+        word = error.args[0].split(" ", 1)[0]
+        return _BY_STATUS_WORD.get(word, FailureReason.OTHER)
+    return FailureReason.OTHER
+
+
+def classify_reply(reply: object) -> FailureReason | None:
+    """None when a ``SET key 1 EX ttl`` reply acknowledges the write, else the reason."""
+    if reply is True or reply in (b"OK", "OK"):
+        return None
+    if isinstance(reply, BaseException):
+        return classify_error(reply)
+    return FailureReason.OTHER
+
+
+def is_refused(error: BaseException) -> bool:
+    """True when nothing is listening: re-sending at once cannot help.
+
+    redis-py raises its ``ConnectionError`` inside ``except OSError``, so the socket's
+    ``ConnectionRefusedError`` is the implicit context (or the explicit cause).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

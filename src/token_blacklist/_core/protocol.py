@@ -1,0 +1,235 @@
+"""Sans-IO decision core: which writes to send, what the replies mean, when to re-send.
+
+The shells drive the generators of this module and of :mod:`.subjects` (every one yields
+a :class:`Request`: the commands of the next round trip, built by :mod:`.commands`, and a
+delay) and send back either one reply per command (``True`` or an exception instance, in
+order) or a single exception when the whole round trip failed. Because every decision
+lives here, the sync, async and cluster paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Generator, Hashable, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+from ..errors import BlacklistUnavailableError
+from ..results import UNREACHABLE, BlacklistResult, FailureReason
+from .classify import RETRIABLE, classify_error, classify_reply, is_refused
+from .commands import Batch, SetTokens
+from .validation import BlacklistPlan
+
+__all__ = [
+    "CheckOutcome",
+    "Reply",
+    "Request",
+    "RetryPolicy",
+    "SendChunk",
+    "answer_check",
+    "blacklist_protocol",
+    "interpret_check",
+]
+
+Reply = Sequence[object] | BaseException
+"""One reply per command of the chunk, or the exception that lost the whole round trip."""
+
+
+class Request(Protocol):
+    """What every protocol generator yields: wait ``delay`` seconds, then send ``commands``."""
+
+    @property
+    def commands(self) -> Batch: ...
+
+    @property
+    def delay(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard one call tries before it reports a token as failed.
+
+    ``retries`` is the number of extra attempts per chunk. For per-command retriable
+    replies (READONLY, TRYAGAIN, CLUSTERDOWN, LOADING/BUSY) the module makes them itself.
+    For a lost round trip (connection error, timeout) redis-py's own ``Retry`` has already
+    re-sent the pipeline ``client_retries`` times inside ``execute()``, so the module only
+    adds what is missing: ``max(0, retries - client_retries)``. Total attempts per chunk are
+    therefore ``1 + max(retries, client_retries)``, never their product.
+    """
+
+    retries: int = 2
+    backoff: float = 0.05
+    """Seconds before the first re-send; doubles each time."""
+    client_retries: int = 0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (0 = the first send)."""
+        return 0.0 if attempt == 0 else self.backoff * (2 ** (attempt - 1))
+
+    def allows(self, attempt: int, reason: FailureReason) -> bool:
+        """Whether ``attempt`` extra attempts may be made after a failure for ``reason``."""
+        budget = self.retries
+        if reason in UNREACHABLE:
+            budget = max(0, self.retries - self.client_retries)
+        return attempt <= budget
+
+
+@dataclass(frozen=True, slots=True)
+class SendChunk:
+    """Write ``SET {prefix}:{hash} 1 EX {ttl}`` for each of ``hashes``, after ``delay`` s."""
+
+    hashes: list[str]
+    commands: SetTokens
+    delay: float
+
+
+def _single_server(token_hash: str) -> Hashable:
+    return None
+
+
+def blacklist_protocol(
+    plan: BlacklistPlan,
+    chunk_size: int,
+    policy: RetryPolicy,
+    server_of: Callable[[str], Hashable] | None = None,
+    *,
+    key_prefix: str,
+) -> Generator[SendChunk, Reply, BlacklistResult]:
+    """Send ``plan`` in chunks; classify every reply; re-send what may still succeed.
+
+    A hash counts as succeeded once a ``SET`` for it is acknowledged. Once a server's whole
+    share of a chunk is lost to connection errors or timeouts with nothing acknowledged (or
+    the server refuses connections outright), that server is plainly down: its hashes in
+    the remaining chunks are reported failed with the same reason without being sent, which
+    bounds the time a call can take. ``server_of`` maps a hash to the server that owns it
+    (a Redis Cluster node); by default there is one server, so "down" means all of Redis.
+    Keys are ``key_prefix + hash``.
+    """
+    where = server_of or _single_server
+    succeeded = 0
+    failures: dict[str, FailureReason] = {}
+    chunks = 0
+    round_trips = 0
+    down: dict[Hashable, FailureReason] = {}
+    hashes = plan.hashes
+    for start in range(0, len(hashes), chunk_size):
+        chunk = hashes[start : start + chunk_size]
+        chunks += 1
+        if down:
+            skipped = {h: down[s] for h in chunk if (s := where(h)) in down}
+            failures.update(skipped)
+            chunk = [h for h in chunk if h not in skipped]
+        pending = chunk
+        attempt = 0
+        while pending:
+            commands = SetTokens([key_prefix + h for h in pending], plan.ttls(pending))
+            reply = yield SendChunk(pending, commands, policy.delay(attempt))
+            round_trips += 1
+            if not isinstance(reply, BaseException) and _all_acknowledged(reply, len(pending)):
+                succeeded += len(pending)  # the common case, without a step per hash
+                break
+            retry: dict[str, FailureReason] = {}
+            acknowledged = 0
+            refused = False
+            if isinstance(reply, BaseException):
+                reason = classify_error(reply)
+                refused = is_refused(reply)
+                outcomes: Sequence[FailureReason | None] = [reason] * len(pending)
+            elif len(reply) != len(pending):
+                # A transport bug, not a Redis answer: trust nothing from this round trip.
+                outcomes = [FailureReason.OTHER] * len(pending)
+            else:
+                outcomes = [classify_reply(r) for r in reply]
+            for token_hash, outcome in zip(pending, outcomes, strict=True):
+                if outcome is None:
+                    acknowledged += 1
+                elif outcome in RETRIABLE:
+                    retry[token_hash] = outcome
+                else:
+                    failures[token_hash] = outcome
+            succeeded += acknowledged
+            attempt += 1
+            retriable = {
+                h: r for h, r in retry.items() if not refused and policy.allows(attempt, r)
+            }
+            final = {h: r for h, r in retry.items() if h not in retriable}
+            failures.update(final)
+            if final:  # nothing failed for good: no server can be down
+                down.update(_servers_down(pending, final, where))
+            pending = list(retriable)
+    return BlacklistResult(
+        requested=len(hashes),
+        succeeded=succeeded,
+        failures=MappingProxyType(failures),
+        chunks=chunks,
+        round_trips=round_trips,
+    )
+
+
+def _all_acknowledged(reply: Sequence[object], count: int) -> bool:
+    """Every one of ``count`` commands answered ``OK`` (transports turn it into ``True``)."""
+    return len(reply) == count and all(r is True for r in reply)
+
+
+def _servers_down(
+    pending: Sequence[str], final: dict[str, FailureReason], where: Callable[[str], Hashable]
+) -> dict[Hashable, FailureReason]:
+    """The servers whose every pending hash just failed for good with one unreachable reason.
+
+    A server with anything acknowledged or still to be re-sent in this round is not down.
+    """
+    shares: dict[Hashable, list[str]] = {}
+    for token_hash in pending:
+        shares.setdefault(where(token_hash), []).append(token_hash)
+    down: dict[Hashable, FailureReason] = {}
+    for server, share in shares.items():
+        reasons = {final.get(h) for h in share}
+        reason = reasons.pop()
+        if not reasons and reason is not None and reason in UNREACHABLE:
+            down[server] = reason
+    return down
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """What a check learned: the blacklisted hashes and the ones it could not answer."""
+
+    blacklisted: frozenset[str]
+    errors: dict[str, FailureReason]
+    error: BaseException | None
+    """The first Redis exception, to chain from."""
+
+
+def interpret_check(hashes: Sequence[str], reply: Reply) -> CheckOutcome:
+    """Turn ``EXISTS`` replies (one per hash) into a :class:`CheckOutcome`."""
+    if not isinstance(reply, BaseException) and len(reply) != len(hashes):
+        reply = RuntimeError("reply count does not match the commands sent")
+    if isinstance(reply, BaseException):
+        reason = classify_error(reply)
+        return CheckOutcome(frozenset(), dict.fromkeys(hashes, reason), reply)
+    blacklisted: set[str] = set()
+    errors: dict[str, FailureReason] = {}
+    first: BaseException | None = None
+    for token_hash, value in zip(hashes, reply, strict=True):
+        if isinstance(value, BaseException):
+            errors[token_hash] = classify_error(value)
+            first = first or value
+        elif value:
+            blacklisted.add(token_hash)
+    return CheckOutcome(frozenset(blacklisted), errors, first)
+
+
+def answer_check(outcome: CheckOutcome, policy: str) -> set[str]:
+    """Apply the ``on_check_error`` policy: the hashes to treat as blacklisted.
+
+    ``"raise"`` raises :class:`BlacklistUnavailableError` chained from the Redis error,
+    ``"deny"`` fails closed (unanswered hashes count as blacklisted), ``"allow"`` fails open.
+    """
+    if outcome.errors:
+        if policy == "raise":
+            counts = Counter(outcome.errors.values())
+            raise BlacklistUnavailableError(counts.most_common(1)[0][0]) from outcome.error
+        if policy == "deny":
+            return set(outcome.blacklisted).union(outcome.errors)
+    return set(outcome.blacklisted)
