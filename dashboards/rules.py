@@ -75,11 +75,8 @@ class Group:
 
 def _select(settings: Settings, metric: str, matchers: str = "") -> str:
     """``metric{matchers, <the selector>}``."""
-    return (
-        f"{metric}{{{matchers}, {settings.selector}}}"
-        if matchers
-        else (f"{metric}{{{settings.selector}}}")
-    )
+    labels = f"{matchers}, {settings.selector}" if matchers else settings.selector
+    return f"{metric}{{{labels}}}"
 
 
 def _ratio(numerator: str, denominator: str, window: str) -> str:
