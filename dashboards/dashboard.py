@@ -1,8 +1,10 @@
 """The Grafana dashboard, built with grafana-foundation-sdk (pinned in the ``test`` extra).
 
 Every panel and query uses the ``$datasource`` variable, filters on ``$job``/``$instance``,
-rates over ``$__rate_interval``, and has a unit and a description. Alert thresholds drawn
-on the panels come from the same :class:`~dashboards.settings.Settings` as the alerts.
+rates over ``$__rate_interval``, and has a unit and a description (:mod:`dashboards.lint`
+checks it). The runbook is linked from the dashboard's links (top right) and every alert.
+Alert thresholds drawn on the panels come from the same :class:`~dashboards.settings.Settings`
+as the alerts.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from grafana_foundation_sdk.builders import common as common_builders
     from grafana_foundation_sdk.builders import dashboard as dash
-    from grafana_foundation_sdk.builders import heatmap, prometheus, stat, text, timeseries
+    from grafana_foundation_sdk.builders import heatmap, prometheus, stat, timeseries
     from grafana_foundation_sdk.cog.encoder import JSONEncoder
     from grafana_foundation_sdk.models import common
     from grafana_foundation_sdk.models import dashboard as model
-    from grafana_foundation_sdk.models import text as text_model
     from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 __all__ = ["SELECTOR", "build_dashboard", "render_dashboard"]
@@ -31,7 +32,7 @@ DATASOURCE = common.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SELECTOR = 'job=~"$job", instance=~"$instance"'
 RATE = "[$__rate_interval]"
 
-Panel = timeseries.Panel | stat.Panel | heatmap.Panel | text.Panel
+Panel = timeseries.Panel | stat.Panel | heatmap.Panel
 
 
 def _rate(metric: str, matchers: str = "", by: str = "") -> str:
@@ -70,7 +71,7 @@ def _stat(title: str, description: str, unit: str, query: prometheus.Dataquery) 
         .datasource(DATASOURCE)
         .with_target(query)
         .height(5)
-        .span(5)
+        .span(6)
         .graph_mode(common.BigValueGraphMode.AREA)
         .color_mode(common.BigValueColorMode.VALUE)
         .no_value("no traffic")
@@ -148,16 +149,6 @@ def _overview(settings: Settings) -> list[Panel]:
             "percentunit",
             _query(_ratio_query(CHECKS, 'result="error"', CHECKS, by=""), "errors"),
         ).thresholds(_thresholds("green", [(settings.check_error_ratio, "red")])),
-        text.Panel()
-        .title("Runbook")
-        .description("What each token-blacklist alert means and what to do.")
-        .height(5)
-        .span(4)
-        .mode(text_model.TextMode.MARKDOWN)
-        .content(
-            f"**[Runbook]({settings.runbook_url})**: one section per alert, how to confirm, "
-            "causes by failure reason and what to do."
-        ),
     ]
 
 
@@ -311,6 +302,7 @@ def build_dashboard(settings: Settings) -> dash.Dashboard:
         .variables(list(_variables()))
         .link(
             dash.DashboardLink("Runbook")
+            .tooltip("What each token-blacklist alert means and what to do")
             .type(model.DashboardLinkType.LINK)
             .url(settings.runbook_url)
             .target_blank(True)

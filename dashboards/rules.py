@@ -1,7 +1,9 @@
 """Recording rules and alerts as typed data, built from :class:`~dashboards.settings.Settings`.
 
 Metric names are the library's public contract (``token_blacklist._observability.metrics``);
-the tests check every name used here against a registry after real calls.
+the tests check every name used here against a registry after real calls. Every selector of
+a library metric carries ``Settings.selector`` (a ``job`` matcher at least, as the mixin lint
+requires); recorded series are already scoped by the rule that recorded them.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ class Group:
     interval: str | None = None
 
 
+def _select(settings: Settings, metric: str, matchers: str = "") -> str:
+    """``metric{matchers, <the selector>}``."""
+    labels = f"{matchers}, {settings.selector}" if matchers else settings.selector
+    return f"{metric}{{{labels}}}"
+
+
 def _ratio(numerator: str, denominator: str, window: str) -> str:
     # "> 0" drops jobs without traffic: no NaN from 0/0, and no alert on silence.
     return (
@@ -80,9 +88,10 @@ def _ratio(numerator: str, denominator: str, window: str) -> str:
     )
 
 
-def _latency(quantile: str) -> Record:
-    buckets = f"sum by (job, operation, le) (rate({DURATION}_bucket[5m]))"
-    traffic = f"sum by (job, operation) (rate({DURATION}_count[5m])) > 0"
+def _latency(settings: Settings, quantile: str) -> Record:
+    bucket, count = _select(settings, f"{DURATION}_bucket"), _select(settings, f"{DURATION}_count")
+    buckets = f"sum by (job, operation, le) (rate({bucket}[5m]))"
+    traffic = f"sum by (job, operation) (rate({count}[5m])) > 0"
     return Record(
         LATENCY,
         f"histogram_quantile({quantile}, {buckets})\nand on (job, operation)\n{traffic}",
@@ -90,10 +99,12 @@ def _latency(quantile: str) -> Record:
     )
 
 
-def recording_groups() -> tuple[Group, ...]:
+def recording_groups(settings: Settings | None = None) -> tuple[Group, ...]:
     """Token failure ratios per window, the check error ratio and latency quantiles."""
+    settings = settings or Settings()
+    failures, tokens = _select(settings, TOKEN_FAILURES), _select(settings, TOKENS)
     ratios = [
-        Record(failure_ratio(window), _ratio(TOKEN_FAILURES, TOKENS, window))
+        Record(failure_ratio(window), _ratio(failures, tokens, window))
         for window in RATIO_WINDOWS
         if window != "30d"
     ]
@@ -101,23 +112,30 @@ def recording_groups() -> tuple[Group, ...]:
         "token_blacklist.rules",
         (
             *ratios,
-            Record(CHECK_ERROR_RATIO, _ratio(f'{CHECKS}{{result="error"}}', CHECKS, "5m")),
+            Record(
+                CHECK_ERROR_RATIO,
+                _ratio(
+                    _select(settings, CHECKS, 'result="error"'), _select(settings, CHECKS), "5m"
+                ),
+            ),
             # "Log out everywhere" is rare: a 15m window sees a failure among few calls.
             Record(
                 REVOKE_ALL_FAILURE_RATIO,
                 _ratio(
-                    f'{OPERATIONS}{{operation="revoke_all", outcome="failure"}}',
-                    f'{OPERATIONS}{{operation="revoke_all", outcome=~"success|failure"}}',
+                    _select(settings, OPERATIONS, 'operation="revoke_all", outcome="failure"'),
+                    _select(
+                        settings, OPERATIONS, 'operation="revoke_all", outcome=~"success|failure"'
+                    ),
                     "15m",
                 ),
             ),
-            *(_latency(q) for q in QUANTILES),
+            *(_latency(settings, q) for q in QUANTILES),
         ),
     )
     # Thirty days of samples are read on every evaluation: evaluate it less often.
     budget = Group(
         "token_blacklist_slo_budget.rules",
-        (Record(failure_ratio("30d"), _ratio(TOKEN_FAILURES, TOKENS, "30d")),),
+        (Record(failure_ratio("30d"), _ratio(failures, tokens, "30d")),),
         interval="5m",
     )
     return fast, budget
@@ -164,14 +182,16 @@ def _failure_ratio_alert(settings: Settings) -> Alert:
 
 def _redis_unavailable_alert(settings: Settings) -> Alert:
     name = "TokenBlacklistRedisUnavailable"
-    blacklist = f'{OPERATIONS}{{operation="blacklist"'
+    failed = _select(settings, OPERATIONS, 'operation="blacklist", outcome="failure"')
+    answered = _select(settings, OPERATIONS, 'operation="blacklist", outcome=~"success|partial"')
+    unreachable = _select(settings, TOKEN_FAILURES, f'reason=~"{UNREACHABLE_REASONS}"')
     return Alert(
         name,
-        f'sum by (job) (rate({blacklist}, outcome="failure"}}[2m])) > 0\n'
+        f"sum by (job) (rate({failed}[2m])) > 0\n"
         f"unless on (job)\n"
-        f'sum by (job) (rate({blacklist}, outcome=~"success|partial"}}[2m])) > 0\n'
+        f"sum by (job) (rate({answered}[2m])) > 0\n"
         f"and on (job)\n"
-        f'sum by (job) (rate({TOKEN_FAILURES}{{reason=~"{UNREACHABLE_REASONS}"}}[2m])) > 0',
+        f"sum by (job) (rate({unreachable}[2m])) > 0",
         "2m",
         "critical",
         "Redis is unreachable: no token can be blacklisted.",
@@ -206,7 +226,7 @@ def _revoke_all_alert(settings: Settings) -> Alert:
         f"{REVOKE_ALL_FAILURE_RATIO} > {threshold:g}",
         "5m",
         "critical",
-        '"Log out everywhere" is failing: the old tokens of those users stay valid.',
+        "Logging out everywhere is failing: the other tokens of those users stay valid.",
         f"{{{{ $value | humanizePercentage }}}} of the revoke_all calls of {{{{ $labels.job }}}} "
         f"failed over the last 15m (threshold {_percent(threshold)}): the users who asked to "
         "log out everywhere still have valid tokens elsewhere.",
@@ -231,14 +251,16 @@ def _latency_alert(settings: Settings) -> Alert:
 
 def _absent_alert(settings: Settings) -> Alert:
     name = "TokenBlacklistMetricsAbsent"
+    operations = _select(settings, OPERATIONS)
+    # The counter's value is not read here, only whether a series is there.
     return Alert(
         name,
-        f"group by (job) (present_over_time({OPERATIONS}[1h]))\n"
+        f"group by (job) (present_over_time({operations}[1h]))\n"
         f"unless on (job)\n"
-        f"group by (job) ({OPERATIONS})",
+        f"group by (job) ({operations})",
         "10m",
         "warning",
-        "token-blacklist metrics disappeared from a job that exported them.",
+        "The token-blacklist metrics disappeared from a job that exported them.",
         "{{ $labels.job }} exported token_blacklist_operations_total within the last hour "
         "but exports it no more: the instrumentation or the scrape broke, and the other "
         "token-blacklist alerts are blind for this job.",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 MIXIN = ROOT / "dashboards"
@@ -19,6 +20,15 @@ PROMETHEUS_DIR = MIXIN / "prometheus"
 RULE_FILES = (PROMETHEUS_DIR / "rules.yml", PROMETHEUS_DIR / "alerts.yml")
 DASHBOARD = MIXIN / "grafana" / "token-blacklist.json"
 RUNBOOK = MIXIN / "runbook.md"
+KUBERNETES = MIXIN / "kubernetes"
+PROMETHEUS_RULE = KUBERNETES / "prometheusrule.yaml"
+DASHBOARD_CONFIGMAP = KUBERNETES / "grafana-dashboard-configmap.yaml"
+
+
+def load_yaml(path: Path) -> Any:
+    """A YAML file as PyYAML's safe loader reads it (YAML 1.1, as go-yaml v2 does: "1" and
+    "yes" unquoted would not be strings)."""
+    return yaml.safe_load(path.read_text())
 
 
 def require_binary(name: str) -> str:
