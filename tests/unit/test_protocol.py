@@ -1,4 +1,4 @@
-"""The sans-IO decision core, driven with the replies redis-py produces (no server)."""
+"""Unit (no server): the sans-IO decision core, driven with the replies redis-py produces."""
 
 from __future__ import annotations
 
