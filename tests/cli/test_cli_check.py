@@ -48,7 +48,13 @@ def test_raw_tokens_only_from_stdin_and_never_echoed(cli, redis_server, admin):
 
 
 def test_bad_input_and_unreachable_redis_have_their_own_codes(cli, redis_server):
-    bad = cli("check", "abc", "--redis-url", redis_server.url)
-    assert bad.code == 4 and "line 1" in bad.err and "abc" not in bad.err
+    bad = cli("check", random_hashes(1)[0], "abc", "--redis-url", redis_server.url)
+    assert bad.code == 4 and "argument 2:" in bad.err and "abc" not in bad.err  # not "line"
+    on_stdin = cli("check", "--redis-url", redis_server.url, stdin="0123456789ab\nabc\n")
+    assert on_stdin.code == 4 and "line 2:" in on_stdin.err
+    nothing = cli("check", "--redis-url", redis_server.url, stdin="")
+    assert nothing.code == 4 and "line 0" not in nothing.err and "no token hash" in nothing.err
+    raw = cli("check", "--hash", "some-raw-token-value", "--redis-url", redis_server.url)
+    assert raw.code == 4 and "line 0" not in raw.err
     down = cli("check", random_hashes(1)[0], "--redis-url", f"redis://127.0.0.1:{free_port()}/0")
     assert down.code == 5

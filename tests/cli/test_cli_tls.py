@@ -33,6 +33,10 @@ def tls_server(tmp_path_factory):
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "server.crt",
              cwd=certs)  # fmt: skip
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=revoker",
+             "-keyout", "client.key", "-out", "client.csr", cwd=certs)  # fmt: skip
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "1", "-out", "client.crt", cwd=certs)  # fmt: skip
     tls_port = free_port()
     config = {
         "tls-port": tls_port,
@@ -43,6 +47,23 @@ def tls_server(tmp_path_factory):
     }
     with RedisServer(config) as server:  # the plain port stays for the launcher's probe
         yield server, tls_port, certs / "ca.crt"
+
+
+@pytest.fixture(scope="module")
+def mtls_server(tls_server):
+    """Redis' default: tls-auth-clients yes, a client certificate signed by the CA."""
+    _, _, ca = tls_server
+    certs = ca.parent
+    tls_port = free_port()
+    config = {
+        "tls-port": tls_port,
+        "tls-cert-file": str(certs / "server.crt"),
+        "tls-key-file": str(certs / "server.key"),
+        "tls-ca-cert-file": str(ca),
+        "tls-auth-clients": "yes",
+    }
+    with RedisServer(config) as server:
+        yield server, tls_port, certs
 
 
 def test_revoke_and_doctor_over_tls(cli, tls_server):
@@ -61,3 +82,47 @@ def test_revoke_and_doctor_over_tls(cli, tls_server):
     assert doctor.code == 0, doctor.out
     unverified = cli("doctor", "--json", "--no-probe", "--redis-url", url)  # system CAs only
     assert unverified.code == 5
+    assert "certificate verify failed" in unverified.out + unverified.err
+
+
+def test_tls_mistakes_name_their_cause(cli, tls_server):
+    _, tls_port, _ = tls_server
+    for name in ("revoke", "doctor"):
+        extra = ("--ttl", "60", "--progress", "none") if name == "revoke" else ()
+        unverified = cli(name, *extra, "--redis-url", f"rediss://127.0.0.1:{tls_port}/0",
+                         stdin=lines_of(random_hashes(2)))  # fmt: skip
+        assert unverified.code == 5, unverified.err
+        assert "certificate verify failed" in unverified.err + unverified.out, name
+        plain = cli(name, *extra, "--redis-url", f"redis://127.0.0.1:{tls_port}/0",
+                    "--socket-timeout", "1", stdin=lines_of(random_hashes(2)))  # fmt: skip
+        assert plain.code == 5, plain.err
+        assert "rediss://" in plain.err + plain.out, name  # the hint: this port speaks TLS
+        for ran in (unverified, plain):
+            assert "Traceback" not in ran.err
+
+
+def test_mutual_tls_with_a_client_certificate(cli, mtls_server):
+    server, tls_port, certs = mtls_server
+    url = f"rediss://127.0.0.1:{tls_port}/0"
+    hashes = random_hashes(20)
+    ran = cli(
+        "revoke", "--ttl", "60", "--json", "--progress", "none", "--redis-url", url,
+        "--tls-ca-file", str(certs / "ca.crt"),
+        "--tls-cert-file", str(certs / "client.crt"), "--tls-key-file", str(certs / "client.key"),
+        stdin=lines_of(hashes),
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["succeeded"] == len(held(server.client(), hashes)) == 20
+    from_env = cli(
+        "check", *hashes[:3], "--redis-url", url,
+        env={
+            "REDIS_TLS_CA_FILE": str(certs / "ca.crt"),
+            "REDIS_TLS_CERT_FILE": str(certs / "client.crt"),
+            "REDIS_TLS_KEY_FILE": str(certs / "client.key"),
+        },
+    )  # fmt: skip
+    assert from_env.code == 0, from_env.err
+    without = cli("check", hashes[0], "--redis-url", url, "--tls-ca-file", str(certs / "ca.crt"))
+    assert without.code == 5 and "Traceback" not in without.err
+    half = cli("check", hashes[0], "--redis-url", url, "--tls-cert-file", str(certs / "client.crt"))
+    assert half.code == 2 and "--tls-key-file" in half.err

@@ -6,15 +6,17 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from .. import TokenBlacklist
 from ..errors import BlacklistUnavailableError
+from .causes import unusable_message
 from .connection import add_connection_options
 from .exit_codes import ExitCode
-from .observability import LOG_LEVELS, configure_logging
+from .observability import add_log_options, command_logger
 from .session import open_session
 from .token_lines import Entry, InputError, batched, raw_token_hasher, read_entries
 
@@ -59,7 +61,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing; exit code only")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
+    add_log_options(parser)
     add_connection_options(parser)
     parser.set_defaults(run=run)
 
@@ -67,12 +69,14 @@ def register(subparsers: Any) -> None:
 def _entries(args: argparse.Namespace) -> list[Entry]:
     if args.hash and args.hashes and args.hashes != ["-"]:
         raise InputError(0, "raw tokens are read from stdin only, never from arguments")
-    lines = sys.stdin if not args.hashes or args.hashes == ["-"] else args.hashes
+    from_stdin = not args.hashes or args.hashes == ["-"]
+    lines: Iterable[bytes | str] = sys.stdin.buffer if from_stdin else args.hashes
     key = os.environ.get(args.hmac_key_env) if args.hash else None
     hasher = raw_token_hasher(key.encode("utf-8") if key else None) if args.hash else None
-    entries = list(read_entries(lines, hasher=hasher, need_ttl=False))
+    unit = "line" if from_stdin else "argument"
+    entries = list(read_entries(lines, hasher=hasher, need_ttl=False, unit=unit))
     if not entries:
-        raise InputError(0, "no token hash given")
+        raise InputError(0, "no token hash given (as arguments, or one a line on stdin)")
     return entries
 
 
@@ -100,7 +104,7 @@ def _print(args: argparse.Namespace, entries: list[Entry], found: set[str]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    logger = configure_logging(sys.stderr, args.log_level)
+    logger = command_logger(sys.stderr, args.log_format, args.log_level)
     try:
         entries = _entries(args)
     except InputError as error:
@@ -117,7 +121,13 @@ def run(args: argparse.Namespace) -> int:
         for batch in batched(entries, 1000):
             found |= blacklist.blacklisted([e.token_hash for e in batch])
     except BlacklistUnavailableError as error:
-        print(f"token-blacklist check: {error}", file=sys.stderr)
+        cause = error.__cause__ or error.__context__
+        print(
+            unusable_message("check", session.where, cause)
+            if cause
+            else f"token-blacklist check: {error}",
+            file=sys.stderr,
+        )
         return ExitCode.UNAVAILABLE
     finally:
         session.close()

@@ -18,11 +18,13 @@ import redis.cluster
 from .._core.validation import validate_prefix
 
 __all__ = [
+    "CREDENTIALS_WARNING",
     "DEFAULT_PREFIX",
     "ConnectionSettingsError",
     "add_connection_options",
     "connect",
     "describe_url",
+    "password_on_command_line",
 ]
 
 DEFAULT_PREFIX = "token_blacklist"
@@ -31,8 +33,14 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 CONNECTION_HELP = """\
 connection:
   The URL comes from --redis-url or REDIS_URL; rediss:// enables TLS. A user name and
-  password are taken from the URL or from REDIS_USERNAME / REDIS_PASSWORD.
+  password are taken from the URL or from REDIS_USERNAME / REDIS_PASSWORD (a password
+  on the command line shows in ps and the shell history: prefer REDIS_PASSWORD).
 """
+
+CREDENTIALS_WARNING = (
+    "warning: the password in --redis-url is visible to other users (ps) and stays in the "
+    "shell history; set REDIS_PASSWORD instead"
+)
 
 
 class ConnectionSettingsError(Exception):
@@ -84,6 +92,19 @@ def add_connection_options(parser: argparse.ArgumentParser, *, url_default: bool
         help="CA bundle to verify a rediss:// server (default: $REDIS_TLS_CA_FILE or system CAs)",
     )
     group.add_argument(
+        "--tls-cert-file",
+        metavar="PEM",
+        default=os.environ.get("REDIS_TLS_CERT_FILE"),
+        help="client certificate for servers with tls-auth-clients (mutual TLS; "
+        "default: $REDIS_TLS_CERT_FILE)",
+    )
+    group.add_argument(
+        "--tls-key-file",
+        metavar="PEM",
+        default=os.environ.get("REDIS_TLS_KEY_FILE"),
+        help="private key of --tls-cert-file (default: $REDIS_TLS_KEY_FILE)",
+    )
+    group.add_argument(
         "--socket-timeout",
         type=_seconds,
         default=2.0,
@@ -113,13 +134,39 @@ def _client_kwargs(args: argparse.Namespace, url: str) -> dict[str, Any]:
         kwargs["username"] = os.environ["REDIS_USERNAME"]
     if not parts.password and os.environ.get("REDIS_PASSWORD"):
         kwargs["password"] = os.environ["REDIS_PASSWORD"]
-    if args.tls_ca_file:
-        if parts.scheme != "rediss":
-            raise ConnectionSettingsError("--tls-ca-file needs a rediss:// URL")
-        if not os.access(args.tls_ca_file, os.R_OK):
-            raise ConnectionSettingsError(f"cannot read the CA file {args.tls_ca_file}")
-        kwargs["ssl_ca_certs"] = args.tls_ca_file
+    kwargs |= _tls_kwargs(args, parts.scheme)
     return kwargs
+
+
+def _tls_kwargs(args: argparse.Namespace, scheme: str) -> dict[str, Any]:
+    files = {
+        "--tls-ca-file": ("ssl_ca_certs", getattr(args, "tls_ca_file", None)),
+        "--tls-cert-file": ("ssl_certfile", getattr(args, "tls_cert_file", None)),
+        "--tls-key-file": ("ssl_keyfile", getattr(args, "tls_key_file", None)),
+    }
+    kwargs: dict[str, Any] = {}
+    for option, (keyword, path) in files.items():
+        if not path:
+            continue
+        if scheme != "rediss":
+            raise ConnectionSettingsError(f"{option} needs a rediss:// URL")
+        if not os.access(path, os.R_OK):
+            raise ConnectionSettingsError(f"cannot read {option} {path}")
+        kwargs[keyword] = path
+    if ("ssl_certfile" in kwargs) != ("ssl_keyfile" in kwargs):
+        raise ConnectionSettingsError("--tls-cert-file and --tls-key-file go together")
+    return kwargs
+
+
+def password_on_command_line(args: argparse.Namespace) -> bool:
+    """True when ``--redis-url`` was given with a password (not from ``REDIS_URL``)."""
+    url = args.redis_url or ""
+    if not url or url == os.environ.get("REDIS_URL"):
+        return False
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
 
 
 def connect(args: argparse.Namespace, url: str | None = None) -> Any:

@@ -8,12 +8,15 @@ import sys
 from collections import Counter
 from typing import Any
 
+import redis
 from rich.console import Console
 
+from .._core.classify import classify_error
 from ..doctor import Finding, Severity, diagnose
+from .causes import describe_cause
 from .connection import add_connection_options
 from .exit_codes import ExitCode
-from .session import open_session
+from .session import UNUSABLE_ERRORS, open_session
 
 __all__ = ["register", "run"]
 
@@ -67,7 +70,8 @@ def register(subparsers: Any) -> None:
 
 
 def _print_findings(findings: list[Finding], where: str) -> None:
-    console = Console(file=sys.stdout, highlight=False)
+    # soft_wrap: a long fix stays one line in a pipe or a log (rich wraps at 80 otherwise).
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     console.print(f"token-blacklist doctor: {where}", style="bold", markup=False)
     for finding in findings:
         node = f" ({finding.node})" if finding.node else ""
@@ -83,17 +87,54 @@ def _print_findings(findings: list[Finding], where: str) -> None:
     console.print(", ".join(f"{counts[s.value]} {s.value}" for s in Severity), markup=False)
 
 
+def _unreachable(client: Any, where: str) -> Finding | None:
+    """The ``reachable`` finding with the cause (a wrong password, a refused port...)
+    when the server does not answer a PING; None when it answers (or denies PING)."""
+    try:
+        client.ping()
+    except redis.exceptions.NoPermissionError:
+        return None
+    except UNUSABLE_ERRORS as error:
+        reason = classify_error(error).value
+        cause = describe_cause(error, where.split(":", 1)[0])
+        return Finding(
+            "reachable",
+            Severity.CRITICAL,
+            f"Redis does not answer ({reason}: {cause})",
+            "check the URL, the network, TLS and credentials (REDIS_USERNAME/REDIS_PASSWORD)",
+        )
+    return None
+
+
+def _skipped_probes() -> Finding:
+    return Finding(
+        "acl",
+        Severity.INFO,
+        "--no-probe: the ACL rights of this user under the prefix were not checked "
+        "(SET/EXISTS, and ZADD/EXPIRE/ZSCORE for revoke_all)",
+        "run doctor without --no-probe once, with the application's user",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     session = open_session(args, "doctor", ping=False)
     if isinstance(session, int):
         return session
     try:
-        findings = diagnose(
-            session.client,
-            args.prefix,
-            probe=not args.no_probe,
-            revoke_all=not args.no_revoke_all,
-        )
+        unreachable = None if args.cluster else _unreachable(session.client, session.where)
+        if unreachable is not None:
+            findings = [unreachable]
+        else:
+            findings = diagnose(
+                session.client,
+                args.prefix,
+                probe=not args.no_probe,
+                revoke_all=not args.no_revoke_all,
+            )
+            if args.no_probe:
+                findings.append(_skipped_probes())
+                order = list(Severity)
+                findings.sort(key=lambda f: order.index(f.severity))
     finally:
         session.close()
     if args.json:

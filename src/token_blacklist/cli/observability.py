@@ -20,9 +20,68 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from .. import __about__
 from .._observability.log_context import add_trace_context
 
-__all__ = ["LOG_LEVELS", "configure_logging", "otlp_configured", "tracer_provider"]
+__all__ = [
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "add_log_options",
+    "command_logger",
+    "configure_logging",
+    "otlp_configured",
+    "tracer_provider",
+]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("none", "json", "console")
+
+
+class SilentLogger:
+    """A structlog-style logger that emits nothing and says so (``is_enabled_for``), so the
+    library does not even build the events' fields."""
+
+    def is_enabled_for(self, level: int) -> bool:
+        return False
+
+    def _drop(self, event: str | None = None, *args: Any, **fields: Any) -> None:
+        return None
+
+    debug = info = warning = warn = error = critical = exception = msg = _drop
+
+    def bind(self, **fields: Any) -> SilentLogger:
+        return self
+
+
+def add_log_options(parser: Any, *, level: str = "warning") -> None:
+    """``--log-format none|json|console`` (default none) and ``--log-level``."""
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="none",
+        help="the library's log events on stderr: one JSON object a line, console lines, "
+        "or none (default: %(default)s; the summary and progress are shown anyway)",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=level)
+
+
+def command_logger(stream: TextIO, log_format: str, level: str) -> Any:
+    """A logger for the library as ``--log-format`` says; nothing global is configured."""
+    if log_format == "none":
+        return SilentLogger()
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    return structlog.wrap_logger(
+        structlog.PrintLogger(file=stream),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            add_trace_context,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_name="token_blacklist",
+    )
 
 
 def configure_logging(stream: TextIO, level: str) -> Any:

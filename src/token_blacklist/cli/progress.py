@@ -1,7 +1,8 @@
 """Progress of a long ``revoke`` on stderr: counts and rates only, never a token or hash.
 
 On a terminal a rich progress bar; otherwise (a pipe, a CI log) one plain line at most
-every ``interval`` seconds and a last line at the end.
+every ``interval`` seconds and a last line at the end. When the input is a regular file
+its size is known: both show the percentage read and an ETA.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ PROGRESS_MODES = ("auto", "rich", "plain", "none")
 
 
 class ProgressReporter(Protocol):
-    def update(self, done: int, failed: int) -> None:
-        """Tokens handled so far (revoked + failed) and failures so far."""
+    def update(self, done: int, failed: int, fraction: float | None = None) -> None:
+        """Tokens handled so far (revoked + failed), failures so far, and the part of
+        the input read (None when its size is unknown)."""
 
     def close(self) -> None:
         """Draw the final state and release the terminal."""
@@ -36,8 +38,31 @@ class ProgressReporter(Protocol):
 
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("-- tokens/s" if speed is None else f"{speed:,.0f} tokens/s", style="cyan")
+        elapsed = task.elapsed or 0.0
+        done = int(task.fields["done"])
+        text = "-- tokens/s" if elapsed <= 0 else f"{done / elapsed:,.0f} tokens/s"
+        return Text(text, style="cyan")
+
+
+class _ShareColumn(ProgressColumn):
+    """Percentage and ETA, when the input's size is known."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None or not task.completed:
+            return Text("")
+        share = task.completed / task.total
+        elapsed = task.elapsed or 0.0
+        eta = elapsed * (1 - share) / share if share > 0 else 0.0
+        return Text(f"{share:.0%} ETA {_clock(eta)}", style="magenta")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+_SCALE = 10_000
 
 
 class RichProgress:
@@ -47,21 +72,28 @@ class RichProgress:
             SpinnerColumn(),
             TextColumn("revoking"),
             BarColumn(),
-            TextColumn("{task.completed:,} tokens"),
+            TextColumn("{task.fields[done]:,} tokens"),
             TextColumn("[red]{task.fields[failed]:,} failed"),
             _RateColumn(),
+            _ShareColumn(),
             TimeElapsedColumn(),
             console=console,
             transient=False,
         )
-        self._task = self._progress.add_task("revoke", total=None, failed=0)
+        self._task = self._progress.add_task("revoke", total=None, done=0, failed=0)
         self._progress.start()
 
-    def update(self, done: int, failed: int) -> None:
-        self._progress.update(self._task, completed=done, failed=failed)
+    def update(self, done: int, failed: int, fraction: float | None = None) -> None:
+        if fraction is None:
+            self._progress.update(self._task, done=done, failed=failed)
+        else:
+            completed = fraction * _SCALE
+            self._progress.update(
+                self._task, total=_SCALE, completed=completed, done=done, failed=failed
+            )
 
     def close(self) -> None:
-        self._progress.update(self._task, total=self._progress.tasks[0].completed)
+        self._progress.update(self._task, total=_SCALE, completed=_SCALE)
         self._progress.stop()
 
 
@@ -73,17 +105,22 @@ class PlainProgress:
         self._last = self._started
         self._done = 0
         self._failed = 0
+        self._fraction: float | None = None
 
     def _line(self, label: str) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-9)
+        share = ""
+        if self._fraction and label != "done":
+            eta = elapsed * (1 - self._fraction) / self._fraction
+            share = f", {self._fraction:.0%} of the input, ETA {_clock(eta)}"
         self._stream.write(
             f"{label}: {self._done:,} tokens, {self._failed:,} failed, "
-            f"{self._done / elapsed:,.0f} tokens/s\n"
+            f"{self._done / elapsed:,.0f} tokens/s{share}\n"
         )
         self._stream.flush()
 
-    def update(self, done: int, failed: int) -> None:
-        self._done, self._failed = done, failed
+    def update(self, done: int, failed: int, fraction: float | None = None) -> None:
+        self._done, self._failed, self._fraction = done, failed, fraction
         now = time.monotonic()
         if now - self._last >= self._interval:
             self._last = now
@@ -94,7 +131,7 @@ class PlainProgress:
 
 
 class NoProgress:
-    def update(self, done: int, failed: int) -> None:
+    def update(self, done: int, failed: int, fraction: float | None = None) -> None:
         pass
 
     def close(self) -> None:

@@ -1,32 +1,43 @@
-"""``token-blacklist revoke``: blacklist token hashes in bulk from a file or stdin."""
+"""``token-blacklist revoke``: blacklist token hashes in bulk from a file or stdin.
+
+Batching, per-batch validation and the "Redis is plainly down" decision are the library's
+(:class:`~token_blacklist.stream.StreamTally`, as in ``blacklist_stream``); this module
+adds what a command needs around them: line numbers, ``--failed-out``, progress, and a
+clean stop on Ctrl-C or SIGTERM that says where the input stopped.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import time
 from collections.abc import Iterable, Iterator
+from types import FrameType
 from typing import IO, Any
 
 from prometheus_client import CollectorRegistry
 
 from .. import TokenBlacklist
+from .._core.stream import MAX_BATCH_SIZE, StreamTally
 from .._core.validation import MAX_TTL_SECONDS
-from ..results import UNREACHABLE, FailureReason
+from ..results import FailureReason
 from .connection import add_connection_options
 from .exit_codes import EXIT_CODES_HELP, ExitCode
-from .observability import LOG_LEVELS, configure_logging, tracer_provider
+from .observability import add_log_options, command_logger, tracer_provider
 from .progress import PROGRESS_MODES, ProgressReporter, make_progress
+from .pushgateway import add_pushgateway_options, push_metrics
+from .revoke_feed import CountingReader, Feed
 from .session import RedisSession, open_session
 from .summary import RevokeSummary
-from .token_lines import Entry, InputError, batched, open_input, raw_token_hasher, read_entries
+from .token_lines import Entry, open_input, raw_token_hasher, read_entries
 
 __all__ = ["register", "run"]
 
 DEFAULT_HMAC_ENV = "TOKEN_BLACKLIST_HMAC_KEY"
-# Plainly down, or a login Redis refuses: neither heals within one run, so stop sending.
-_DOWN = UNREACHABLE | {FailureReason.AUTH}
+_REFUSED = frozenset({FailureReason.NOPERM.value, FailureReason.AUTH.value})
 
 EPILOG = f"""\
 input: one token hash a line, optionally followed by a TTL in seconds (space, tab or
@@ -35,12 +46,29 @@ first column is a raw token, hashed with SHA-256 (HMAC-SHA-256 when the environm
 variable named by --hmac-key-env, default {DEFAULT_HMAC_ENV}, is set).
 --failed-out always holds hashes: re-run on it without --hash.
 
+stopped half-way (Ctrl-C, SIGTERM): the batch being sent is finished (a second Ctrl-C
+abandons it), then the command names the first input line it did not read. Every hash
+read and not confirmed is in --failed-out; to finish, re-run on --failed-out, and on the
+input with --resume-from LINE.
+
 examples:
   token-blacklist revoke --ttl 3600 hashes.txt
+  token-blacklist revoke --dry-run --ttl 3600 hashes.txt      # validate and count only
   cut -f1 leaked.tsv | token-blacklist revoke --hash --ttl 86400 --failed-out retry.txt -
   token-blacklist revoke --json --failed-out retry.txt hashes-with-ttl.csv
+  token-blacklist revoke --ttl 3600 --failed-out retry2.txt retry.txt   # the re-run
 
 {EXIT_CODES_HELP}"""
+
+
+def _line_number(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a line number (1 is the first line)") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be a line number (1 is the first line)")
+    return number
 
 
 def register(subparsers: Any) -> None:
@@ -61,11 +89,26 @@ def register(subparsers: Any) -> None:
         metavar="VAR",
         help="environment variable holding the HMAC key for --hash (default: %(default)s)",
     )
-    parser.add_argument("--failed-out", metavar="FILE", help="write the hashes that failed here")
+    parser.add_argument(
+        "--failed-out",
+        metavar="FILE",
+        help="write every hash not confirmed here (failed, not sent, or interrupted)",
+    )
+    parser.add_argument(
+        "--resume-from",
+        type=_line_number,
+        default=1,
+        metavar="LINE",
+        help="skip the input lines before LINE (after an interrupted run, the line it names)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="validate and count the input; send nothing"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--batch-size", type=int, default=10_000, help="default: %(default)s")
     parser.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
+    add_log_options(parser)
+    add_pushgateway_options(parser)
     add_connection_options(parser)
     parser.set_defaults(run=run)
 
@@ -81,59 +124,133 @@ def _hmac_key(args: argparse.Namespace) -> bytes | None:
 def _check_options(args: argparse.Namespace) -> str | None:
     if args.ttl is not None and not 1 <= args.ttl <= MAX_TTL_SECONDS:
         return f"--ttl must be between 1 and {MAX_TTL_SECONDS} seconds"
-    if not 1 <= args.batch_size <= 1_000_000:
-        return "--batch-size must be between 1 and 1000000"
+    if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
+        return f"--batch-size must be between 1 and {MAX_BATCH_SIZE}"
     return None
 
 
-def _ttl_spec(batch: list[Entry], default: int | None) -> int | dict[str, int]:
-    if default is not None and all(e.ttl is None for e in batch):
-        return default
-    ttls: dict[str, int] = {}
-    for entry in batch:
-        ttl = entry.ttl if entry.ttl is not None else default
-        assert ttl is not None  # read_entries refuses a line without TTL when no default
-        # The same hash twice in a batch: keep it revoked for the longer of the two.
-        ttls[entry.token_hash] = max(ttl, ttls.get(entry.token_hash, 0))
-    return ttls
+class StopSignals:
+    """SIGINT and SIGTERM stop the run, but never in the middle of a batch on the wire.
+
+    While a batch is sent (:meth:`deferred`), the first signal is only noted: the batch
+    is finished and recorded, then the run stops; a second one stops at once. Elsewhere
+    (reading the input, which may block on a pipe) a signal stops at once.
+    """
+
+    def __init__(self) -> None:
+        self._sending = False
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._sending and not self.requested:
+            self.requested = True
+            return
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> StopSignals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._sending = True
+        try:
+            yield
+        finally:
+            self._sending = False
+        if self.requested:
+            raise KeyboardInterrupt
 
 
-def _write_failed(out: IO[str] | None, batch: Iterable[Entry], failed: set[str]) -> None:
-    if out is None or not failed:
+def _write_lines(out: IO[str] | None, batch: Iterable[Entry], wanted: set[str] | None) -> None:
+    """The entries whose hash is in ``wanted`` (all when None), each hash once."""
+    if out is None:
         return
     written: set[str] = set()
     for entry in batch:
-        if entry.token_hash in failed and entry.token_hash not in written:
+        if (wanted is None or entry.token_hash in wanted) and entry.token_hash not in written:
             written.add(entry.token_hash)
             out.write(entry.as_line() + "\n")
     out.flush()
 
 
-def _revoke_all(  # noqa: PLR0917 - private, called once
-    blacklist: TokenBlacklist,
-    batches: Iterator[list[Entry]],
-    default_ttl: int | None,
-    failed_out: IO[str] | None,
-    progress: ProgressReporter,
-    summary: RevokeSummary,
-) -> None:
-    """Send batch after batch; once Redis is plainly down, stop sending and list the rest."""
-    down: FailureReason | None = None
-    for batch in batches:
-        if down is not None:
-            distinct = {e.token_hash for e in batch}
-            summary.add_unsent(len(batch), len(distinct), down)
-            _write_failed(failed_out, batch, distinct)
-        else:
-            result = blacklist.blacklist_tokens(
-                [e.token_hash for e in batch], _ttl_spec(batch, default_ttl)
-            )
-            summary.add(len(batch), result)
-            _write_failed(failed_out, batch, set(result.failures))
-            reasons = set(result.reasons)
-            if result.succeeded == 0 and len(reasons) == 1 and reasons <= _DOWN:
-                down = reasons.pop()
-        progress.update(summary.requested, summary.failed)
+class Revoker:
+    """One run: entries in, batches through the tally, totals and ``--failed-out`` out."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        blacklist: TokenBlacklist | None,
+        failed_out: IO[str] | None,
+        progress: ProgressReporter,
+    ) -> None:
+        self.args = args
+        self.blacklist = blacklist  # None: --dry-run
+        self.failed_out = failed_out
+        self.progress = progress
+        self.summary = RevokeSummary(dry_run=blacklist is None)
+        self.tally = StreamTally()
+        self._reader: CountingReader | None = None
+
+    def _update(self) -> None:
+        fraction = self._reader.fraction if self._reader else None
+        self.progress.update(self.summary.requested, self.summary.failed, fraction)
+
+    def _unsent(self, batch: list[Entry]) -> None:
+        reason = self.tally.down or FailureReason.CONNECTION
+        distinct = len({e.token_hash for e in batch})
+        self.summary.add_unsent(len(batch), distinct, reason)
+        _write_lines(self.failed_out, batch, None)
+        self._update()
+
+    def _send(self, feed: Feed, signals: StopSignals, hashes: list[str], ttl: Any) -> None:
+        batch = feed.take()
+        if self.blacklist is None:
+            self.summary.add_checked(len(batch), len(hashes))
+            feed.done_with_batch()
+            self._update()
+            return
+        feed.pending = batch  # not confirmed until recorded below
+        with signals.deferred():
+            result = self.blacklist.blacklist_tokens(hashes, ttl)
+            self.tally.add(result)
+            self.tally.failures.clear()  # they stream to --failed-out, not into memory
+            self.summary.add(len(batch), result)
+            _write_lines(self.failed_out, batch, set(result.failures))
+            feed.pending = []
+            feed.done_with_batch()
+        self._update()
+
+    def run(self, reader: CountingReader, entries: Iterable[Entry], signals: StopSignals) -> None:
+        self._reader = reader
+        feed = Feed(entries, self.tally, self.args.ttl, self.args.batch_size, self._unsent)
+        # The chunk size only counts the tally's chunks of unsent batches; not reported here.
+        plans = self.tally.plans_to_send(feed, feed.ttls, self.args.batch_size, 1000)
+        started = time.monotonic()
+        try:
+            for plan in plans:
+                self._send(feed, signals, plan.hashes, plan.ttl)
+            feed.flush_unsent()
+        except KeyboardInterrupt:
+            self._interrupted(feed)
+        finally:
+            self.summary.duration = time.monotonic() - started
+        if feed.input_error is not None:
+            self.summary.input_error = str(feed.input_error)
+
+    def _interrupted(self, feed: Feed) -> None:
+        self.summary.interrupted = True
+        feed.flush_unsent()
+        unconfirmed = feed.take()
+        self.summary.add_unconfirmed(len(unconfirmed))
+        _write_lines(self.failed_out, unconfirmed, None)
+        self.summary.resume_from = max(feed.last_line + 1, self.args.resume_from)
 
 
 def _exit_code(summary: RevokeSummary) -> ExitCode:
@@ -141,55 +258,78 @@ def _exit_code(summary: RevokeSummary) -> ExitCode:
         return ExitCode.INTERRUPTED
     if summary.input_error:
         return ExitCode.BAD_INPUT
+    refused = summary.requested and not summary.succeeded and set(summary.reasons) <= _REFUSED
+    if refused and not summary.not_sent:
+        return ExitCode.UNAVAILABLE  # this user may write none of the keys: nothing was done
     return ExitCode.INCOMPLETE if summary.failed else ExitCode.OK
+
+
+def _stop_message(args: argparse.Namespace, summary: RevokeSummary) -> str:
+    line = summary.resume_from
+    listed = (
+        f"every hash read and not confirmed is in {args.failed_out}"
+        if args.failed_out
+        else f"{summary.unconfirmed + summary.failed:,} hashes read were not confirmed "
+        "(--failed-out lists them)"
+    )
+    source = "" if args.input == "-" else f" {args.input}"
+    rerun = f"re-run on {args.failed_out}, then " if args.failed_out else ""
+    return (
+        f"interrupted before input line {line:,}: {listed}; to finish, {rerun}"
+        f"run again with --resume-from {line}{source}"
+    )
 
 
 def _report(args: argparse.Namespace, summary: RevokeSummary, code: ExitCode) -> None:
     if args.json:
         summary.write_json(sys.stdout, int(code), args.failed_out)
     else:
-        summary.write_table(sys.stdout, args.failed_out)
+        summary.write_text(sys.stdout, args.failed_out)
+    # Problems once, on stderr (the summary on stdout carries them for --json).
     if summary.input_error:
-        print(f"token-blacklist revoke: {summary.input_error}", file=sys.stderr)
+        print(f"token-blacklist revoke: stopped at unusable input: {summary.input_error}; "
+              "every line before it was sent", file=sys.stderr)  # fmt: skip
+    if summary.interrupted:
+        print(f"token-blacklist revoke: {_stop_message(args, summary)}", file=sys.stderr)
+    if code == ExitCode.UNAVAILABLE:
+        print("token-blacklist revoke: Redis refused every write of this user "
+              "(see `token-blacklist doctor`)", file=sys.stderr)  # fmt: skip
 
 
 def _blacklist(
-    args: argparse.Namespace, stack: contextlib.ExitStack, client: Any
+    args: argparse.Namespace, stack: contextlib.ExitStack, client: Any, registry: CollectorRegistry
 ) -> TokenBlacklist:
-    """The client for this run: JSON logs on stderr, spans to OTLP only when configured."""
+    """The client for this run: library logs as --log-format says, spans to OTLP only
+    when configured, metrics in a registry of its own (pushed with --pushgateway)."""
     provider = tracer_provider("token-blacklist", None)
     if provider is not None:
         stack.callback(provider.shutdown)
     return TokenBlacklist(
         client,
         args.prefix,
-        registry=CollectorRegistry(),  # nobody scrapes a one-shot command
+        registry=registry,
         tracer_provider=provider,
-        logger=configure_logging(sys.stderr, args.log_level),
+        logger=command_logger(sys.stderr, args.log_format, args.log_level),
     )
 
 
-def _run_batches(
-    args: argparse.Namespace, blacklist: TokenBlacklist, source: IO[str], failed_out: IO[str] | None
-) -> RevokeSummary:
-    entries = read_entries(
-        source,
-        hasher=raw_token_hasher(_hmac_key(args)) if args.hash else None,
-        default_ttl=args.ttl,
-    )
-    summary = RevokeSummary()
-    progress = make_progress(args.progress, sys.stderr)
+def _open_files(
+    args: argparse.Namespace, stack: contextlib.ExitStack
+) -> tuple[IO[bytes], IO[str] | None] | int:
     try:
-        _revoke_all(
-            blacklist, batched(entries, args.batch_size), args.ttl, failed_out, progress, summary
-        )
-    except InputError as error:
-        summary.input_error = str(error)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    finally:
-        progress.close()
-    return summary
+        source = stack.enter_context(open_input(args.input, sys.stdin.buffer))
+    except OSError as error:
+        print(f"token-blacklist revoke: {error.strerror}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if not args.failed_out:
+        return source, None
+    try:
+        failed_out = stack.enter_context(open(args.failed_out, "w", encoding="utf-8"))  # noqa: SIM115
+    except OSError as error:
+        print(f"token-blacklist revoke: cannot write --failed-out {args.failed_out} "
+              f"({error.strerror})", file=sys.stderr)  # fmt: skip
+        return ExitCode.USAGE
+    return source, failed_out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,21 +338,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"token-blacklist revoke: {problem}", file=sys.stderr)
         return ExitCode.USAGE
     with contextlib.ExitStack() as stack:
-        try:
-            source = stack.enter_context(open_input(args.input, sys.stdin))
-            failed_out = (
-                stack.enter_context(open(args.failed_out, "w", encoding="utf-8"))
-                if args.failed_out
-                else None
-            )
-        except OSError as error:
-            print(f"token-blacklist revoke: cannot open a file ({error.strerror})", file=sys.stderr)
-            return ExitCode.BAD_INPUT
-        session: RedisSession | int = open_session(args, "revoke")
-        if isinstance(session, int):
-            return session
-        stack.callback(session.close)
-        summary = _run_batches(args, _blacklist(args, stack, session.client), source, failed_out)
-        code = _exit_code(summary)
-        _report(args, summary, code)
+        files = _open_files(args, stack)
+        if isinstance(files, int):
+            return files
+        source, failed_out = files
+        registry = CollectorRegistry()
+        blacklist = None
+        if not args.dry_run:
+            session: RedisSession | int = open_session(args, "revoke")
+            if isinstance(session, int):
+                return session
+            stack.callback(session.close)
+            blacklist = _blacklist(args, stack, session.client, registry)
+        if args.input == "-" and sys.stdin.isatty():
+            print("token-blacklist revoke: reading token hashes from the terminal, one a "
+                  "line; end with Ctrl-D (or give a FILE)", file=sys.stderr)  # fmt: skip
+        reader = CountingReader(source)
+        entries = read_entries(
+            reader,
+            hasher=raw_token_hasher(_hmac_key(args)) if args.hash else None,
+            default_ttl=args.ttl,
+            first_line=args.resume_from,
+        )
+        revoker = Revoker(args, blacklist, failed_out, make_progress(args.progress, sys.stderr))
+        with StopSignals() as signals:
+            try:
+                revoker.run(reader, entries, signals)
+            finally:
+                revoker.progress.close()
+        code = _exit_code(revoker.summary)
+        _report(args, revoker.summary, code)
+        if blacklist is not None:
+            push_metrics(args, registry, revoker.summary, int(code))
         return code

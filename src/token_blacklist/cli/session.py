@@ -1,5 +1,6 @@
 """Connect once per command, and turn "Redis is not usable" into exit code 5 with a
-message that names the class of the problem, never a Redis error text (it may hold keys)."""
+message that names the cause (see :mod:`.causes`), never a Redis error text (it may hold
+keys)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,21 @@ from typing import Any
 
 import redis
 
-from .._core.classify import classify_error
-from .connection import ConnectionSettingsError, connect, describe_url
+from .causes import unusable_message
+from .connection import (
+    CREDENTIALS_WARNING,
+    ConnectionSettingsError,
+    connect,
+    describe_url,
+    password_on_command_line,
+)
 from .exit_codes import ExitCode
 
-__all__ = ["RedisSession", "open_session"]
+__all__ = ["UNUSABLE_ERRORS", "RedisSession", "open_session"]
+
+UNUSABLE_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+"""What connecting can raise: ``RedisClusterException`` (a seed that is down, or not in
+cluster mode) is not a ``RedisError``."""
 
 
 @dataclass
@@ -30,26 +41,27 @@ class RedisSession:
 
 
 def _unusable(command: str, where: str, error: BaseException) -> int:
-    reason = classify_error(error).value
-    print(
-        f"token-blacklist {command}: Redis at {where} is not usable ({reason}: "
-        f"{type(error).__name__})",
-        file=sys.stderr,
-    )
+    print(unusable_message(command, where, error), file=sys.stderr)
     return ExitCode.UNAVAILABLE
 
 
 def open_session(
     args: argparse.Namespace, command: str, *, ping: bool = True
 ) -> RedisSession | int:
-    """A connected client, or the exit code after printing why there is none."""
+    """A connected client, or the exit code after printing why there is none.
+
+    With ``ping=False`` a standalone client is returned unconnected (a cluster client has
+    read its slot map already); the caller then meets the errors itself.
+    """
     where = describe_url(args.redis_url or "")
+    if password_on_command_line(args):
+        print(f"token-blacklist {command}: {CREDENTIALS_WARNING}", file=sys.stderr)
     try:
         client = connect(args)
     except ConnectionSettingsError as error:
         print(f"token-blacklist {command}: {error}", file=sys.stderr)
         return ExitCode.USAGE
-    except (redis.RedisError, OSError) as error:
+    except UNUSABLE_ERRORS as error:
         return _unusable(command, where, error)
     session = RedisSession(client, where)
     if ping:
@@ -57,7 +69,7 @@ def open_session(
             client.ping()
         except redis.exceptions.NoPermissionError:
             pass  # PING denied by an ACL says nothing about SET/EXISTS: carry on
-        except (redis.RedisError, OSError) as error:
+        except UNUSABLE_ERRORS as error:
             session.close()
             return _unusable(command, where, error)
     return session

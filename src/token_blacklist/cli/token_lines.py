@@ -16,16 +16,24 @@ from .._core.validation import MAX_TTL_SECONDS, validate_hash
 from ..errors import InvalidTokenHash
 from ..hashing import hash_token
 
-__all__ = ["Entry", "InputError", "batched", "read_entries"]
+__all__ = ["Entry", "InputError", "decoded_lines", "open_input", "read_entries"]
 
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
-class InputError(Exception):
-    """A line that cannot be used; ``str()`` is safe to print (line number and rule only)."""
+_TTL = re.compile(r"[0-9]{1,12}")
+"""ASCII digits only: ``str.isdigit`` accepts ``²`` (which ``int`` refuses) and ``int`` accepts
+``١٢``, ``1_000`` and ``+5``; none is a TTL column."""
 
-    def __init__(self, line: int, problem: str) -> None:
-        super().__init__(f"line {line}: {problem}")
+
+class InputError(Exception):
+    """A line that cannot be used; ``str()`` is safe to print (line number and rule only).
+
+    ``line`` is 1-based; ``unit`` is "line" for a file or stdin, "argument" for arguments.
+    """
+
+    def __init__(self, line: int, problem: str, unit: str = "line") -> None:
+        super().__init__(f"{unit} {line}: {problem}" if line else problem)
         self.line = line
 
 
@@ -42,57 +50,69 @@ class Entry:
         return self.token_hash if self.ttl is None else f"{self.token_hash} {self.ttl}"
 
 
-def _ttl(text: str, line: int) -> int:
-    if not text.isdigit():
-        raise InputError(line, "the TTL column is not a whole number of seconds")
+def _ttl(text: str, line: int, unit: str) -> int:
+    if not _TTL.fullmatch(text):
+        raise InputError(line, "the TTL column is not a whole number of seconds", unit)
     ttl = int(text)
     if not 1 <= ttl <= MAX_TTL_SECONDS:
-        raise InputError(line, f"the TTL must be between 1 and {MAX_TTL_SECONDS} seconds")
+        raise InputError(line, f"the TTL must be between 1 and {MAX_TTL_SECONDS} seconds", unit)
     return ttl
 
 
-def _checked_hash(value: str, line: int) -> str:
+def _checked_hash(value: str, line: int, unit: str) -> str:
     try:
         return validate_hash(value)
     except InvalidTokenHash as error:
         # The library's message names the rule ("is shorter than 8 characters"), not the value.
         rule = str(error).removeprefix("token_hash ")
         hint = " (raw tokens need --hash)" if "raw" in rule and "--hash" not in rule else ""
-        raise InputError(line, f"the token hash {rule}{hint}") from None
+        raise InputError(line, f"the token hash {rule}{hint}", unit) from None
+
+
+def decoded_lines(lines: Iterable[bytes | str], unit: str = "line") -> Iterator[str]:
+    """Each line decoded on its own (a text stream decodes by blocks, so a bad byte would
+    fail thousands of lines early and lose the lines before it in the same block).
+
+    Raises :class:`InputError` naming the exact line; every line before it was yielded.
+    """
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, str):
+            yield raw
+            continue
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(number, "is not valid UTF-8", unit) from None
 
 
 def read_entries(
-    lines: Iterable[str],
+    lines: Iterable[bytes | str],
     *,
     hasher: Callable[[str], str] | None = None,
     default_ttl: int | None = None,
     need_ttl: bool = True,
+    unit: str = "line",
+    first_line: int = 1,
 ) -> Iterator[Entry]:
     """Usable entries in input order; blank lines and ``#`` comments are skipped.
 
-    ``hasher`` (for raw tokens) turns the first column into a hash. Raises
-    :class:`InputError` at the first unusable line (the entries before it were yielded).
+    ``hasher`` (for raw tokens) turns the first column into a hash. Lines before
+    ``first_line`` are skipped unread (``--resume-from``). Raises :class:`InputError` at
+    the first unusable line (the entries before it were yielded).
     """
-    number = 0
-    iterator = iter(lines)
-    while True:
-        number += 1
-        try:
-            raw = next(iterator)
-        except StopIteration:
-            return
-        except UnicodeDecodeError:
-            raise InputError(number, "is not valid UTF-8") from None
+    for number, raw in enumerate(decoded_lines(lines, unit), start=1):
+        if number < first_line:
+            continue
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
         fields = _SEPARATORS.split(text)
         if len(fields) > 2:
-            raise InputError(number, f"has {len(fields)} columns; expected a token and a TTL")
-        ttl = _ttl(fields[1], number) if len(fields) == 2 else None
+            raise InputError(number, f"has {len(fields)} columns; expected a token and a TTL", unit)
+        ttl = _ttl(fields[1], number, unit) if len(fields) == 2 else None
         if ttl is None and need_ttl and default_ttl is None:
-            raise InputError(number, "has no TTL column and no --ttl was given")
-        token_hash = hasher(fields[0]) if hasher else _checked_hash(fields[0], number)
+            raise InputError(number, "has no TTL column and no --ttl was given", unit)
+        token_hash = hasher(fields[0]) if hasher else _checked_hash(fields[0], number, unit)
         yield Entry(number, token_hash, ttl)
 
 
@@ -126,8 +146,16 @@ def raw_token_hasher(key: bytes | None) -> Callable[[str], str]:
     return hasher
 
 
-def open_input(path: str, stdin: IO[str]) -> IO[str]:
-    """The input file, or ``stdin`` for ``-``."""
+def open_input(path: str, stdin: IO[bytes]) -> IO[bytes]:
+    """The input file in binary mode (lines are decoded one by one), or ``stdin`` for ``-``.
+
+    Raises :class:`OSError` with a message that names the file.
+    """
     if path == "-":
         return stdin
-    return open(path, encoding="utf-8")
+    try:
+        return open(path, "rb")  # the caller's ExitStack closes it
+    except OSError as error:
+        raise OSError(
+            error.errno, f"cannot open the input file {path} ({error.strerror})"
+        ) from None

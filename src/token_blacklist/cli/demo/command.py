@@ -15,7 +15,6 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-import redis
 import structlog
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from rich.console import Console
@@ -23,9 +22,11 @@ from rich.live import Live
 
 from ... import TokenBlacklist
 from ...server import RedisServerError
-from ..connection import add_connection_options
+from ..causes import unusable_message
+from ..connection import ConnectionSettingsError, add_connection_options, describe_url
 from ..exit_codes import ExitCode
 from ..observability import LOG_LEVELS, configure_logging, otlp_configured, tracer_provider
+from ..session import UNUSABLE_ERRORS
 from .faults import FaultSchedule
 from .prometheus import PrometheusProcess, start_prometheus
 from .redis_server import DemoRedis, open_demo_redis, ping
@@ -227,10 +228,15 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         try:
             demo_redis, telemetry, banner = _setup(args, stack)
-        except (RedisServerError, redis.RedisError, OSError) as error:
-            print(f"token-blacklist demo: cannot start: {type(error).__name__}", file=sys.stderr)
-            if isinstance(error, RedisServerError):
-                print(str(error), file=sys.stderr)
+        except RedisServerError as error:
+            print(f"token-blacklist demo: cannot start: {error}", file=sys.stderr)
+            return ExitCode.UNAVAILABLE
+        except ConnectionSettingsError as error:
+            print(f"token-blacklist demo: {error}", file=sys.stderr)
+            return ExitCode.USAGE
+        except UNUSABLE_ERRORS as error:
+            where = describe_url(args.redis_url or "redis://127.0.0.1")
+            print(unusable_message("demo", where, error), file=sys.stderr)
             return ExitCode.UNAVAILABLE
         faults = [] if args.no_faults else demo_redis.faults
         schedule = FaultSchedule(
