@@ -17,7 +17,6 @@ supported (:class:`AsyncTokenBlacklist`, created per event loop, typically in th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -27,17 +26,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ._async.client import AsyncTokenBlacklist
-from .errors import BlacklistUnavailableError
-from .hashing import hash_token
-from .logout import (
-    HttpAnswer,
-    LogoutPolicy,
-    check_failed_answer,
-    logout_answer,
-    plan_logout,
-    revoke_all_answer,
-    subject_of,
-)
+from .logout import HttpAnswer, LogoutPolicy, check_failed_answer
+from .web import NO_SUBJECT, RevocationRules, Verdict, acheck, alogout, alogout_everywhere
 
 __all__ = ["BlacklistAuth", "LogoutPolicy", "PresentedToken"]
 
@@ -88,11 +78,17 @@ class BlacklistAuth:
     ) -> None:
         self._source = blacklist
         self._verify = verify
-        self._hash_key = hash_key
-        self._max_lifetime = max_token_lifetime
-        self._clock_skew = clock_skew
-        self.policy = policy or LogoutPolicy()
-        self._honour_revoke_all = honour_revoke_all
+        self.rules = RevocationRules(
+            hash_key=hash_key,
+            max_token_lifetime=max_token_lifetime,
+            clock_skew=clock_skew,
+            policy=policy or LogoutPolicy(),
+            honour_revoke_all=honour_revoke_all,
+        )
+
+    @property
+    def policy(self) -> LogoutPolicy:
+        return self.rules.policy
 
     def blacklist(self, request: Request) -> AsyncTokenBlacklist:
         source = self._source
@@ -106,7 +102,7 @@ class BlacklistAuth:
         claims = self._verify(token)
         if claims is None:
             return None
-        return PresentedToken(token, claims, hash_token(token, key=self._hash_key))
+        return PresentedToken(token, claims, self.rules.hash(token))
 
     async def presented(
         self,
@@ -134,21 +130,15 @@ class BlacklistAuth:
         """What :meth:`require` does once the token is verified; use it for tokens that do
         not come as a bearer header (a refresh token in a body). Raises the same
         :class:`HTTPException` s; returns ``presented`` when it is still valid."""
-        subject = subject_of(presented.claims) if self._honour_revoke_all else None
-        blacklist = self.blacklist(request)
-        try:
-            if subject is None:
-                revoked = await blacklist.is_blacklisted(presented.token_hash)
-            else:
-                revoked = await blacklist.is_blacklisted(
-                    presented.token_hash, subject=subject[0], issued_at=subject[1]
-                )
-        except BlacklistUnavailableError:
+        verdict = await acheck(
+            self.blacklist(request), (presented.token_hash, presented.claims), self.rules
+        )
+        if verdict is Verdict.UNAVAILABLE:
             answer = check_failed_answer(self.policy)
-            raise HTTPException(answer.status, answer.body["detail"], answer.headers) from None
-        except ValueError:  # a subject the core refuses (too long): not a token we issued
-            raise HTTPException(401, "invalid bearer token", headers=_UNAUTHORIZED) from None
-        if revoked:
+            raise HTTPException(answer.status, answer.body["detail"], answer.headers)
+        if verdict is Verdict.INVALID:  # a subject the core refuses: not a token we issued
+            raise HTTPException(401, "invalid bearer token", headers=_UNAUTHORIZED)
+        if verdict is Verdict.REVOKED:
             raise HTTPException(401, "token revoked", headers=_UNAUTHORIZED)
         return presented
 
@@ -156,20 +146,12 @@ class BlacklistAuth:
         """Revoke the given tokens (access and refresh) until their ``exp``; tokens already
         expired need no entry. 200 with counts, or the policy's failure status with
         ``Retry-After`` when any token is still valid."""
-        plan = plan_logout(
-            ((t.token_hash, t.claims) for t in tokens if t is not None),
-            time.time(),
-            self.policy.exp_leeway,
-        )
-        result = await self.blacklist(request).blacklist_tokens(list(plan.ttls), plan.ttls)
-        return _response(logout_answer(result, plan, self.policy))
+        presented = ((t.token_hash, t.claims) for t in tokens if t is not None)
+        return _response(await alogout(self.blacklist(request), presented, self.rules))
 
     async def logout_everywhere(self, request: Request, token: PresentedToken) -> JSONResponse:
         """Revoke every token of ``token``'s subject issued until now (``revoke_all``)."""
-        subject = subject_of(token.claims)
-        if subject is None:
-            raise HTTPException(400, "the token has no subject")
-        result = await self.blacklist(request).revoke_all(
-            subject[0], self._max_lifetime, clock_skew=self._clock_skew
-        )
-        return _response(revoke_all_answer(result, self.policy))
+        answer = await alogout_everywhere(self.blacklist(request), token.claims, self.rules)
+        if answer is NO_SUBJECT:
+            raise HTTPException(400, answer.body["detail"])
+        return _response(answer)

@@ -122,14 +122,15 @@ def check_failed_answer(policy: LogoutPolicy) -> HttpAnswer:
     return HttpAnswer(policy.failure_status, body, _retry_headers(policy))
 
 
-def subject_of(claims: Mapping[str, Any]) -> tuple[str, float] | None:
-    """``(sub, iat)`` for a subject-aware check, or None when the token has no ``sub``.
+def subject_of(claims: Mapping[str, Any], claim: str = "sub") -> tuple[str, float] | None:
+    """``(sub, iat)`` for a subject-aware check, or None when the token has no ``sub``
+    (``claim`` names another subject claim, e.g. SimpleJWT's ``user_id``).
 
     A token with a ``sub`` but no usable ``iat`` is checked as if issued at 0: any
     not-before of its subject rejects it, since nobody can tell it is newer. An integer
     ``sub`` (some issuers use them) is taken as its decimal text, on both sides.
     """
-    sub = claims.get("sub")
+    sub = claims.get(claim)
     if isinstance(sub, int) and not isinstance(sub, bool):
         sub = str(sub)
     if not isinstance(sub, str) or not sub:

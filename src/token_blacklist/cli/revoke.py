@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from types import FrameType
+from collections.abc import Iterable
 from typing import IO, Any
 
 from prometheus_client import CollectorRegistry
@@ -31,6 +29,7 @@ from .progress import PROGRESS_MODES, ProgressReporter, make_progress
 from .pushgateway import add_pushgateway_options, push_metrics
 from .revoke_feed import CountingReader, Feed
 from .session import RedisSession, open_session
+from .stop_signals import StopSignals
 from .summary import RevokeSummary
 from .token_lines import Entry, open_input, raw_token_hasher, read_entries
 
@@ -127,45 +126,6 @@ def _check_options(args: argparse.Namespace) -> str | None:
     if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
         return f"--batch-size must be between 1 and {MAX_BATCH_SIZE}"
     return None
-
-
-class StopSignals:
-    """SIGINT and SIGTERM stop the run, but never in the middle of a batch on the wire.
-
-    While a batch is sent (:meth:`deferred`), the first signal is only noted: the batch
-    is finished and recorded, then the run stops; a second one stops at once. Elsewhere
-    (reading the input, which may block on a pipe) a signal stops at once.
-    """
-
-    def __init__(self) -> None:
-        self._sending = False
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._sending and not self.requested:
-            self.requested = True
-            return
-        raise KeyboardInterrupt
-
-    def __enter__(self) -> StopSignals:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        self._sending = True
-        try:
-            yield
-        finally:
-            self._sending = False
-        if self.requested:
-            raise KeyboardInterrupt
 
 
 def _write_lines(out: IO[str] | None, batch: Iterable[Entry], wanted: set[str] | None) -> None:
