@@ -1,9 +1,11 @@
-"""The measured cases: a logout call, a check, and bulk revocation, each next to the
-plain redis-py code a user would otherwise write (the baseline of its ratio)."""
+"""The measured cases: a logout call, a check (plain and subject-aware), and bulk
+revocation, each next to the plain redis-py code a user would otherwise write (the
+baseline of its ratio)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,7 +16,16 @@ from .. import AsyncTokenBlacklist, TokenBlacklist
 from .setups import FULL, UNCONFIGURED, client_kwargs
 from .timing import Case
 
-__all__ = ["PREFIX", "TTL", "bulk_cases", "check_cases", "logout_cases", "make_hashes"]
+__all__ = [
+    "PREFIX",
+    "TTL",
+    "bulk_cases",
+    "check_cases",
+    "logout_cases",
+    "logout_pairs",
+    "make_hashes",
+    "subject_check_cases",
+]
 
 PREFIX = "token_blacklist_bench"
 TTL = 300
@@ -25,6 +36,12 @@ SETUPS = (FULL, UNCONFIGURED)
 def make_hashes(count: int, salt: int = 0) -> list[str]:
     """Distinct valid 64-hex-character hashes, cheap to make by the million."""
     return [format((i + salt * 10**9) * 0x9E3779B97F4A7C15 + salt, "064x") for i in range(count)]
+
+
+def logout_pairs(calls: int) -> list[tuple[str, str]]:
+    """The 2 hashes of each logout call (the same ones for every logout case)."""
+    hashes = make_hashes(2 * calls, salt=1)
+    return list(zip(hashes[0::2], hashes[1::2], strict=True))
 
 
 def _module(client: Any, setup: str) -> TokenBlacklist:
@@ -57,7 +74,7 @@ def logout_cases(
     client: redis.Redis, aclient: redis.asyncio.Redis, runner: asyncio.Runner, calls: int
 ) -> list[Case]:
     """2 hashes per call: the baseline pipeline, then the module with each telemetry setup."""
-    pairs = [(a, b) for a, b in zip(*[iter(make_hashes(2 * calls, salt=1))] * 2, strict=True)]
+    pairs = logout_pairs(calls)
 
     def baseline() -> None:
         for pair in pairs:
@@ -124,6 +141,52 @@ def check_cases(
         cases.append(Case(f"check.sync.{setup}", sync_call, calls))
         cases.append(Case(f"check.async.{setup}", _in_loop(runner, async_call), calls))
     return cases
+
+
+SUBJECT = "user-1"
+ISSUED_AT = 1.9e9  # after the bench's own revoke_all (none): the token answers on its key
+
+
+def subject_check_cases(
+    client: redis.Redis, aclient: redis.asyncio.Redis, runner: asyncio.Runner, calls: int
+) -> list[Case]:
+    """``is_blacklisted(h, subject=, issued_at=)`` (full telemetry) vs a plain pipeline of
+    ``EXISTS key`` + ``ZSCORE subject_key nbf`` (what it sends)."""
+    hashes = make_hashes(calls, salt=1)
+    keys = [f"{PREFIX}:{h}" for h in hashes]
+    subject_key = f"{PREFIX}:nbf:{hashlib.sha256(SUBJECT.encode()).hexdigest()}"  # the module's
+
+    def baseline() -> None:
+        for key in keys:
+            pipe = client.pipeline(transaction=False)
+            pipe.exists(key)
+            pipe.zscore(subject_key, "nbf")
+            pipe.execute(raise_on_error=False)
+
+    async def abaseline() -> None:
+        for key in keys:
+            pipe = aclient.pipeline(transaction=False)
+            pipe.exists(key)
+            pipe.zscore(subject_key, "nbf")
+            await pipe.execute(raise_on_error=False)
+
+    module = _module(client, FULL)
+    amodule = runner.run(_acreate(aclient, FULL))
+
+    def sync_call() -> None:
+        for token_hash in hashes:
+            module.is_blacklisted(token_hash, subject=SUBJECT, issued_at=ISSUED_AT)
+
+    async def async_call() -> None:
+        for token_hash in hashes:
+            await amodule.is_blacklisted(token_hash, subject=SUBJECT, issued_at=ISSUED_AT)
+
+    return [
+        Case("subject_check.sync.baseline", baseline, calls),
+        Case("subject_check.async.baseline", _in_loop(runner, abaseline), calls),
+        Case("subject_check.sync.full", sync_call, calls),
+        Case("subject_check.async.full", _in_loop(runner, async_call), calls),
+    ]
 
 
 def bulk_cases(

@@ -27,6 +27,7 @@ __all__ = ["measure_in_subprocess"]
 
 STATUS = Path("/proc/self/status")
 URL_VARIABLE = "TOKEN_BLACKLIST_BENCH_URL"
+KWARGS_VARIABLE = "TOKEN_BLACKLIST_BENCH_CLIENT_KWARGS"
 
 
 def _status_bytes(field: str) -> int:
@@ -41,8 +42,10 @@ def _generate(count: int) -> Iterator[str]:
         yield format(i * 0x9E3779B97F4A7C15 + 3, "064x")
 
 
-def probe(url: str, count: int, batch_size: int) -> dict[str, Any]:
-    client = redis.Redis.from_url(url)
+def probe(
+    url: str, count: int, batch_size: int, kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    client = redis.Redis.from_url(url, **(kwargs or {}))
     blacklist = TokenBlacklist(client, PREFIX)
     blacklist.blacklist_stream(_generate(10), TTL)  # warm every code path first
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
@@ -63,19 +66,24 @@ def probe(url: str, count: int, batch_size: int) -> dict[str, Any]:
     }
 
 
-def measure_in_subprocess(url: str, count: int, batch_size: int) -> dict[str, Any]:
+def measure_in_subprocess(
+    url: str, count: int, batch_size: int, kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run :func:`probe` in a child interpreter; its JSON line is the answer."""
+    env = {**os.environ, URL_VARIABLE: url}  # not argv: a URL may hold a password
+    env[KWARGS_VARIABLE] = json.dumps(kwargs or {})
     completed = subprocess.run(
         [sys.executable, "-m", __name__, str(count), str(batch_size)],
         capture_output=True,
         text=True,
         check=True,
         timeout=600,
-        env={**os.environ, URL_VARIABLE: url},  # not argv: a URL may hold a password
+        env=env,
     )
     found: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return found
 
 
 if __name__ == "__main__":
-    print(json.dumps(probe(os.environ[URL_VARIABLE], int(sys.argv[1]), int(sys.argv[2]))))
+    given = json.loads(os.environ.get(KWARGS_VARIABLE) or "{}")
+    print(json.dumps(probe(os.environ[URL_VARIABLE], int(sys.argv[1]), int(sys.argv[2]), given)))

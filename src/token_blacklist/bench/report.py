@@ -7,7 +7,9 @@ import platform
 from importlib import metadata
 from typing import Any
 
-__all__ = ["environment", "evaluate_targets", "render_text"]
+from .floor import floors
+
+__all__ = ["environment", "evaluate_targets", "floor_rows", "render_text"]
 
 MIB = 1024 * 1024
 
@@ -46,59 +48,135 @@ def environment(redis_version: str) -> dict[str, Any]:
     }
 
 
-def _target(name: str, value: float | None, op: str, limit: float) -> dict[str, Any]:
-    met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+BEST = "best_us_per_unit"
+MEDIAN = "median_us_per_unit"
+BEST_RATE = "best_units_per_second"
+MEDIAN_RATE = "units_per_second"
+
+
+def _target(
+    name: str,
+    values: tuple[float | None, float | None],
+    op: str,
+    limit: float,
+    stretch: float | None = None,
+) -> dict[str, Any]:
+    """A target row: judged on the ratio of best rounds, the median ratio next to it."""
+    best, median = values
+    met = None if best is None else (best <= limit if op == "<=" else best >= limit)
     return {
         "name": name,
-        "value": None if value is None else round(value, 3),
+        "value": None if best is None else round(best, 3),
+        "median_value": None if median is None else round(median, 3),
         "target": f"{op} {limit:g}",
+        "stretch": None if stretch is None else f"{op} {stretch:g}",
         "met": met,
     }
 
 
-def _ratio(cases: dict[str, Any], top: str, bottom: str, key: str) -> float | None:
+def _ratios(cases: dict[str, Any], top: str, bottom: str) -> tuple[float | None, float | None]:
+    """Time per unit of ``top`` over ``bottom``: (best rounds, median rounds)."""
     if top not in cases or bottom not in cases:
-        return None
-    return float(cases[top][key]) / float(cases[bottom][key])
+        return None, None
+    return (
+        float(cases[top][BEST]) / float(cases[bottom][BEST]),
+        float(cases[top][MEDIAN]) / float(cases[bottom][MEDIAN]),
+    )
 
 
-def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Ratios of medians from this run only, next to the issue's targets."""
-    cases = report["cases"]
-    per_call = "median_us_per_unit"
-    rate = "units_per_second"
+def _rate_ratios(cases: dict[str, Any], top: str, bottom: str) -> tuple[float | None, float | None]:
+    """Throughput of ``top`` over ``bottom``: (best rounds, median rounds)."""
+    if top not in cases or bottom not in cases:
+        return None, None
+    return (
+        float(cases[top][BEST_RATE]) / float(cases[bottom][BEST_RATE]),
+        float(cases[top][MEDIAN_RATE]) / float(cases[bottom][MEDIAN_RATE]),
+    )
+
+
+def _per_call_targets(cases: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for mode in ("sync", "async"):
-        for setup, limit in (("full", 1.05), ("unconfigured", 1.00)):
-            value = _ratio(cases, f"logout.{mode}.{setup}", f"logout.{mode}.baseline", per_call)
-            found.append(_target(f"logout {mode}, {setup} / baseline", value, "<=", limit))
-        for setup, limit in (("full", 1.10), ("unconfigured", 1.10)):
-            value = _ratio(cases, f"check.{mode}.{setup}", f"check.{mode}.baseline", per_call)
-            found.append(_target(f"check {mode}, {setup} / EXISTS", value, "<=", limit))
+    rows = (
+        ("logout", "full", "baseline", "plain pipeline", 0.85, 0.70),
+        ("logout", "unconfigured", "baseline", "plain pipeline", 0.50, 0.35),
+        ("check", "full", "baseline", "EXISTS", 1.10, 1.00),
+        ("check", "unconfigured", "baseline", "EXISTS", 0.70, 0.50),
+        ("subject_check", "full", "baseline", "pipeline EXISTS + ZSCORE", 0.80, None),
+        ("logout", "full", "peer", "instrumented peer", 0.50, None),
+    )
+    for operation, setup, base, what, limit, stretch in rows:
+        for mode in ("sync", "async"):
+            values = _ratios(cases, f"{operation}.{mode}.{setup}", f"{operation}.{mode}.{base}")
+            name = f"{operation.replace('_', ' ')} {mode}, {setup} / {what}"
+            found.append(_target(name, values, "<=", limit, stretch))
+    return found
+
+
+def _bulk_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    cases = report["cases"]
+    limits = report["wire_limit_set_per_second"]
+    found: list[dict[str, Any]] = []
     for size in report["settings"]["bulk_sizes"]:
-        for mode, limit in (("sync", 4.0), ("async", 3.0)):
-            value = _ratio(cases, f"bulk{size}.{mode}.module", f"bulk{size}.{mode}.pipeline", rate)
-            found.append(_target(f"bulk {size} {mode}, module / pipeline", value, ">=", limit))
-        limits = report["wire_limit_set_per_second"]
-        module = cases.get(f"bulk{size}.sync.module")
-        wire = limits.get(f"bulk{size}.redis-benchmark")
-        value = None if not wire or module is None else module[rate] / wire
-        found.append(_target(f"bulk {size} sync, module / redis-benchmark", value, ">=", 0.25))
         same = limits.get(f"bulk{size}.set-ex")
-        if same and module is not None:
+        for mode in ("sync", "async"):
+            module = cases.get(f"bulk{size}.{mode}.module")
+            values: tuple[float | None, float | None] = (None, None)
+            if same and module is not None:
+                values = (
+                    module[BEST_RATE] / same["best"],
+                    module[MEDIAN_RATE] / same["median"],
+                )
+            name = f"bulk {size} {mode}, module / redis-benchmark SET EX distinct keys"
+            found.append(_target(name, values, ">=", 0.90, 1.0))
+        for mode in ("sync", "async"):
+            values = _rate_ratios(cases, f"bulk{size}.{mode}.module", f"bulk{size}.{mode}.pipeline")
             found.append(
                 {
-                    "name": f"bulk {size} sync, module / redis-benchmark same SET EX (reference)",
-                    "value": round(module[rate] / same, 3),
+                    **_target(f"bulk {size} {mode}, module / redis-py pipeline", values, ">=", 0),
                     "target": "none",
                     "met": None,
                 }
             )
+    return found
+
+
+def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ratios from this run only, next to the targets: judged on best rounds (the least
+    disturbed of a shared machine), with the ratio of medians alongside."""
+    cases = report["cases"]
+    found = _per_call_targets(cases)
+    found += _bulk_targets(report)
+    if "cli.revoke" in cases:
+        values = _rate_ratios(cases, "cli.revoke", "cli.blacklist_stream")
+        name = f"revoke command / blacklist_stream, {cases['cli.revoke']['units']} hashes"
+        found.append(_target(name, values, ">=", 0.90))
     memory = report["memory"]
     if memory:
         growth = memory["peak_rss_growth_bytes"] / MIB
-        found.append(_target(f"peak RSS growth MiB, {memory['count']} hashes", growth, "<=", 64))
+        name = f"peak RSS growth MiB, {memory['count']} hashes"
+        found.append(_target(name, (growth, growth), "<=", 64))
     return found
+
+
+def floor_rows(cases: dict[str, Any]) -> dict[str, Any]:
+    """How far the module is from the floor of this machine, in this run."""
+    return {"best": floors(cases, BEST), "median": floors(cases, MEDIAN)}
+
+
+def _floor_lines(report: dict[str, Any]) -> list[str]:
+    floor = report.get("floor", {}).get("best")
+    if not floor:
+        return []
+    return [
+        "floor of this machine, best rounds (module work comes on top):",
+        f"  logout, unconfigured: {floor['logout_unconfigured_us']:.1f} us = "
+        f"{floor['logout_unconfigured_per_pipeline']:.2f} x plain pipeline",
+        f"  logout, full telemetry: {floor['logout_full_us']:.1f} us = "
+        f"{floor['logout_full_per_pipeline']:.2f} x plain pipeline",
+        f"  check, full telemetry: {floor['check_full_us']:.1f} us = "
+        f"{floor['check_full_per_exists']:.2f} x EXISTS",
+        "",
+    ]
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -106,22 +184,31 @@ def render_text(report: dict[str, Any]) -> str:
     lines += [f"  {key}: {value}" for key, value in report["environment"].items()]
     lines.append(f"redis: {report['redis']}; settings: {report['settings']}")
     lines.append("")
-    lines.append(f"{'case':<34} {'median us/unit':>15} {'units/s':>14}")
+    lines.append(f"{'case':<34} {'best us/unit':>13} {'median us/unit':>15} {'units/s':>14}")
     for name, case in report["cases"].items():
         lines.append(
-            f"{name:<34} {case['median_us_per_unit']:>15.3f} {case['units_per_second']:>14,.0f}"
+            f"{name:<34} {case['best_us_per_unit']:>13.3f} {case['median_us_per_unit']:>15.3f}"
+            f" {case['units_per_second']:>14,.0f}"
         )
     for name, value in report["wire_limit_set_per_second"].items():
-        lines.append(f"{name:<34} {'':>15} {value:>14,.0f}")
+        lines.append(f"{name:<34} {'':>13} {'':>15} {value['median']:>14,.0f}")
     if report["memory"]:
         lines.append(f"memory: {report['memory']}")
     lines.append("")
-    if max(report["settings"]["bulk_sizes"]) < 100_000:
-        lines.append("note: sizes below the issue's (100 000 and up): these ratios mean little")
+    lines += _floor_lines(report)
+    if max(report["settings"]["bulk_sizes"]) < 1_000_000:
+        lines.append(
+            "note: the bulk targets are set for 1 000 000 hashes; at the sizes of this run the "
+            "bulk and CLI ratios include start-up costs and say little"
+        )
     width = max(len(target["name"]) for target in report["targets"])
-    lines.append(f"{'target':<{width}} {'value':>8} {'target':>8}  met")
+    lines.append(f"{'target':<{width}} {'best':>7} {'median':>7} {'target':>8}  met")
     for target in report["targets"]:
         value = "n/a" if target["value"] is None else f"{target['value']:.3f}"
+        median = "n/a" if target["median_value"] is None else f"{target['median_value']:.3f}"
         met = {True: "yes", False: "NO", None: "n/a"}[target["met"]]
-        lines.append(f"{target['name']:<{width}} {value:>8} {target['target']:>8}  {met}")
+        lines.append(
+            f"{target['name']:<{width}} {value:>7} {median:>7} {target['target']:>8}  {met}"
+        )
+    lines.append("(met: judged on the ratio of best rounds; the machine may be shared)")
     return "\n".join(lines)

@@ -16,7 +16,16 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from prometheus_client import CollectorRegistry
 
-__all__ = ["FULL", "UNCONFIGURED", "client_kwargs", "shutdown"]
+__all__ = [
+    "FULL",
+    "UNCONFIGURED",
+    "NullSpanExporter",
+    "client_kwargs",
+    "json_logger",
+    "register_provider",
+    "sdk_provider",
+    "shutdown",
+]
 
 FULL = "full"
 UNCONFIGURED = "unconfigured"
@@ -32,12 +41,23 @@ class NullSpanExporter(SpanExporter):
 _providers: list[TracerProvider] = []
 
 
-def _full_telemetry() -> dict[str, Any]:
+def register_provider(provider: TracerProvider) -> None:
+    """Shut ``provider`` down (its batch thread) in :func:`shutdown`."""
+    _providers.append(provider)
+
+
+def sdk_provider() -> TracerProvider:
+    """An SDK provider that samples every root span, exported in batches to nowhere."""
     provider = TracerProvider()  # default sampler: every root span is sampled
     provider.add_span_processor(BatchSpanProcessor(NullSpanExporter()))
-    _providers.append(provider)
+    register_provider(provider)
+    return provider
+
+
+def json_logger() -> Any:
+    """A structlog logger as applications configure one: JSON lines at info and up."""
     null_sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the logger
-    logger = structlog.wrap_logger(
+    return structlog.wrap_logger(
         structlog.PrintLogger(null_sink),
         processors=[
             structlog.processors.add_log_level,
@@ -47,7 +67,14 @@ def _full_telemetry() -> dict[str, Any]:
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
     )
-    return {"registry": CollectorRegistry(), "tracer_provider": provider, "logger": logger}
+
+
+def _full_telemetry() -> dict[str, Any]:
+    return {
+        "registry": CollectorRegistry(),
+        "tracer_provider": sdk_provider(),
+        "logger": json_logger(),
+    }
 
 
 def client_kwargs(setup: str) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """Interleaved, repeated timing: every case runs once per round, so a noisy neighbour
-slows all cases of a round alike and the medians stay comparable."""
+slows all cases of a round alike and the medians stay comparable.
+
+Each case reports its median round and its best (least disturbed) round: on a shared
+machine the median of a noisy minute moves by a third, the best round much less."""
 
 from __future__ import annotations
 
@@ -38,6 +41,18 @@ class Measured:
     @property
     def units_per_second(self) -> float:
         return self.units / self.median_seconds
+
+    @property
+    def best_seconds(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def best_per_unit_us(self) -> float:
+        return self.best_seconds / self.units * 1e6
+
+    @property
+    def best_units_per_second(self) -> float:
+        return self.units / self.best_seconds
 
 
 def run_rounds(cases: Sequence[Case], rounds: int, warmup: bool = True) -> dict[str, Measured]:

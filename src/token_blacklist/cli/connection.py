@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_PREFIX",
     "ConnectionSettingsError",
     "add_connection_options",
+    "client_kwargs",
     "connect",
     "describe_url",
     "password_on_command_line",
@@ -197,3 +198,9 @@ def describe_url(url: str) -> str:
     except ValueError:
         port = ""
     return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+
+def client_kwargs(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """The keyword arguments :func:`connect` gives redis-py for ``url`` (for a client of
+    another flavour, like the bench's asyncio one). Raises :class:`ConnectionSettingsError`."""
+    return _client_kwargs(args, url)

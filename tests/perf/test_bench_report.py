@@ -1,0 +1,72 @@
+"""The bench's targets are ratios of best rounds, with the ratio of medians next to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from token_blacklist.bench.report import evaluate_targets, floor_rows, render_text
+
+
+def _case(best: float, median: float, units: int = 100) -> dict[str, Any]:
+    return {
+        "units": units,
+        "best_us_per_unit": best,
+        "median_us_per_unit": median,
+        "best_units_per_second": 1e6 / best,
+        "units_per_second": 1e6 / median,
+    }
+
+
+def _report() -> dict[str, Any]:
+    cases = {
+        "logout.sync.baseline": _case(100, 200),
+        "logout.sync.full": _case(80, 120),  # best 0.80 (met), median 0.60
+        "logout.sync.peer": _case(200, 200),
+        "check.sync.baseline": _case(50, 50),
+        "floor.conn-rt": _case(30, 40),
+        "floor.pool": _case(10, 10),
+        "floor.sdk-span": _case(20, 20),
+        "floor.metrics": _case(4, 4),
+        "floor.log-filtered": _case(1, 1),
+        "bulk1000.sync.module": _case(1, 2, 1000),  # 1 M/s best, 0.5 M/s median
+        "cli.revoke": _case(10, 10, 1000),
+        "cli.blacklist_stream": _case(5, 5, 1000),
+    }
+    return {
+        "cases": cases,
+        "settings": {"bulk_sizes": [1000]},
+        "wire_limit_set_per_second": {"bulk1000.set-ex": {"best": 1e6, "median": 1e6}},
+        "memory": None,
+        "environment": {},
+        "redis": "x",
+    }
+
+
+def _by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {target["name"]: target for target in evaluate_targets(report)}
+
+
+def test_targets_are_judged_on_best_rounds_with_medians_alongside() -> None:
+    targets = _by_name(_report())
+    logout = targets["logout sync, full / plain pipeline"]
+    assert (logout["value"], logout["median_value"], logout["met"]) == (0.8, 0.6, True)
+    peer = targets["logout sync, full / instrumented peer"]
+    assert (peer["value"], peer["median_value"], peer["met"]) == (0.4, 0.6, True)
+    assert targets["logout async, full / plain pipeline"]["met"] is None  # not measured
+    bulk = targets["bulk 1000 sync, module / redis-benchmark SET EX distinct keys"]
+    assert (bulk["value"], bulk["median_value"], bulk["met"]) == (1.0, 0.5, True)
+    cli = targets["revoke command / blacklist_stream, 1000 hashes"]
+    assert (cli["value"], cli["met"]) == (0.5, False)
+
+
+def test_floor_rows_and_text_report() -> None:
+    report = _report()
+    report["floor"] = floor_rows(report["cases"])
+    best = report["floor"]["best"]
+    assert best["logout_unconfigured_us"] == 40  # conn-rt + pool
+    assert best["logout_full_us"] == 65  # + span + metrics + filtered log
+    assert best["logout_full_per_pipeline"] == 0.65
+    report["targets"] = evaluate_targets(report)
+    text = render_text(report)
+    assert "0.65 x plain pipeline" in text
+    assert "issue" not in text  # the report speaks to its reader, not to a tracker
