@@ -3,12 +3,13 @@
 #   redis-server (Debian package redis-server)  - required
 #   redis-cli    (Debian package redis-tools)   - cluster set-up and doctor tests
 #   promtool     (Debian package prometheus)    - rule tests; the prometheus binary too
+#   prometheus-pushgateway (same-named package)   - the CLI's --pushgateway test
 # As root with apt-get they are installed; otherwise we stop (or warn, for optional ones)
 # with the package names to install.
 set -euo pipefail
 
 required=(redis-server:redis-server redis-cli:redis-tools)
-optional=(promtool:prometheus prometheus:prometheus)
+optional=(promtool:prometheus prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway)
 
 missing_pkgs=()
 for pair in "${required[@]}" "${optional[@]}"; do
@@ -24,7 +25,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
   # The packaged services are not ours: the suite starts its own processes on free ports.
-  for svc in redis-server prometheus; do
+  for svc in redis-server prometheus prometheus-pushgateway; do
     if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
   done
   exit 0

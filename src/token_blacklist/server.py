@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -56,12 +57,31 @@ def find_redis_server() -> str:
     return found
 
 
+# Below Linux's ephemeral range (32768-60999), where every client's own port comes from:
+# a server given an ephemeral port can find it taken by an outgoing connection.
+_PORT_RANGE = (20000, 32767)
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (callers retry on the rare race)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port below the ephemeral range that was free a moment ago (callers retry on
+    the rare race). Never the same port twice in one process."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(*_PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # pragma: no cover
+        sock.bind((host, 0))
+        fallback: int = sock.getsockname()[1]
+        return fallback
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec

@@ -218,6 +218,8 @@ def _exit_code(summary: RevokeSummary) -> ExitCode:
         return ExitCode.INTERRUPTED
     if summary.input_error:
         return ExitCode.BAD_INPUT
+    if summary.dry_run:
+        return ExitCode.OK  # nothing was sent: nothing can have failed
     refused = summary.requested and not summary.succeeded and set(summary.reasons) <= _REFUSED
     if refused and not summary.not_sent:
         return ExitCode.UNAVAILABLE  # this user may write none of the keys: nothing was done
@@ -247,8 +249,9 @@ def _report(args: argparse.Namespace, summary: RevokeSummary, code: ExitCode) ->
         summary.write_text(sys.stdout, args.failed_out)
     # Problems once, on stderr (the summary on stdout carries them for --json).
     if summary.input_error:
+        done = "validated" if summary.dry_run else "sent"
         print(f"token-blacklist revoke: stopped at unusable input: {summary.input_error}; "
-              "every line before it was sent", file=sys.stderr)  # fmt: skip
+              f"every line before it was {done}", file=sys.stderr)  # fmt: skip
     if summary.interrupted:
         print(f"token-blacklist revoke: {_stop_message(args, summary)}", file=sys.stderr)
     if code == ExitCode.UNAVAILABLE:

@@ -35,6 +35,8 @@ class RevokeSummary:
 
     @property
     def failed(self) -> int:
+        if self.dry_run:
+            return 0  # validated, not sent: nothing failed
         return self.requested - self.succeeded
 
     @property
