@@ -252,9 +252,9 @@ async def _demo() -> None:  # pragma: no cover - run by tests/web/test_example_d
 
 
 def _print_trace(spans: list[Any]) -> None:  # pragma: no cover
-    """One line per span: trace id, then the name indented by depth."""
+    """One line per span, in start order: trace id, then the name indented by depth."""
     by_id = {s.context.span_id: s for s in spans}
-    for span in spans:
+    for span in sorted(spans, key=lambda s: s.start_time or 0):
         depth, parent = 0, span.parent
         while parent is not None and parent.span_id in by_id:
             depth, parent = depth + 1, by_id[parent.span_id].parent

@@ -236,20 +236,21 @@ def _probe(client: Any, probe: _Probe, key: str) -> str | None:
     return None
 
 
-def _fix(probe: _Probe, prefix: str, reason: str) -> str:
-    """The fix for the most frequent failure reason of one probed command."""
+def _fix(probe: _Probe, prefix: str, reason: str, user: str) -> str:
+    """The fix for the most frequent failure reason of one probed command: for NOPERM,
+    the whole ACL SETUSER command for this user (it adds rights, and removes none)."""
     fixes = {
         "oom": "free memory or raise maxmemory (see the memory finding)",
         "readonly": "use the primary (see the role finding)",
     }
     if not probe.space:
-        fixes["noperm"] = f"grant this user +set +exists ~{prefix}:* (ACL SETUSER ...)"
+        fixes["noperm"] = f"ACL SETUSER {user} +set +exists ~{prefix}:*"
         return fixes.get(reason, "see the other findings")
     skip = (
         "; if the application never calls revoke_all nor checks with subject=, "
         "run doctor --no-revoke-all instead"
     )
-    fixes["noperm"] = f"grant this user +zadd +expire +zscore ~{prefix}:nbf:* (ACL SETUSER ...)"
+    fixes["noperm"] = f"ACL SETUSER {user} +zadd +expire +zscore ~{prefix}:nbf:*"
     # EXPIRE ... NX is a syntax error before Redis 7.0: an error reply classed "other".
     fixes["other"] = "revoke_all needs Redis >= 7.0 (EXPIRE ... NX|GT), else see the other findings"
     fix = fixes.get(reason, "see the other findings")
@@ -259,6 +260,7 @@ def _fix(probe: _Probe, prefix: str, reason: str) -> str:
 def _probe_findings(client: Any, prefix: str, probes: tuple[_Probe, ...]) -> list[Finding]:
     """Each command on one probe key per leading hex digit, to catch partial ACL patterns."""
     findings: list[Finding] = []
+    user = client.get_connection_kwargs().get("username") or "default"  # as Redis's AUTH
     for probe in probes:
         where = f"{prefix}:{probe.space}"
         check = f"acl-{probe.command.lower()}"
@@ -281,7 +283,7 @@ def _probe_findings(client: Any, prefix: str, probes: tuple[_Probe, ...]) -> lis
                 "for the subjects whose keys fail like these, " if failed < len(PROBE_CHARS) else ""
             )
             what += f": {scope}{probe.breaks}"
-        fix = _fix(probe, prefix, reasons.most_common(1)[0][0])
+        fix = _fix(probe, prefix, reasons.most_common(1)[0][0], user)
         findings.append(Finding(check, Severity.CRITICAL, what, fix))
     return findings
 
@@ -338,5 +340,8 @@ def diagnose(
     if probe and not any(f.check == "reachable" and f.node is None for f in findings):
         probes = _PROBES if revoke_all else tuple(p for p in _PROBES if not p.space)
         findings += _probe_findings(client, prefix, probes)
+    elif not probe:
+        what = "ACL rights on the key space were not checked (--no-probe / probe=False)"
+        findings.append(Finding("acl-probes", Severity.INFO, what, "run without --no-probe"))
     order = list(Severity)
     return sorted(findings, key=lambda f: order.index(f.severity))

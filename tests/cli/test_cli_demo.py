@@ -97,6 +97,10 @@ def test_rotating_faults_fail_part_of_the_traffic_then_recover(cli, tmp_path):
     assert {"noperm", "oom", "timeout"} <= set(summary["reasons"])
     assert 0 < summary["tokens_failed"] < summary["tokens_requested"]
     assert sum(summary["reasons"].values()) == summary["tokens_failed"]
+    # Every replay is refused or accepted; under OOM a revocation fails while EXISTS still
+    # answers "not revoked", so some replays were accepted, and the view says how many.
+    assert summary["replays_accepted"] + summary["checks_blocked"] == summary["requests"]
+    assert 0 < summary["replays_accepted"] <= summary["tokens_failed"]
 
     logs = read_jsonl(tmp_path / "logs.jsonl")
     logouts = [e for e in logs if e["event"] == "demo.logout"]
@@ -240,3 +244,21 @@ def test_live_view_on_a_terminal(tmp_path):
                   "latency p50 / p99", "active fault", "noperm"):  # fmt: skip
         assert label in text, label
     assert "summary:" in text
+
+
+def test_the_default_output_dir_is_removed_unless_kept(cli):
+    for keep in ((), ("--keep-output",)):
+        ran = cli("demo", "--view", "plain", "--duration", "1", "--no-faults", *keep)
+        assert ran.code == 0, ran.err
+        last = ran.out.splitlines()[-1]
+        match = re.match(r"output: (?:logs and spans kept in )?(\S+)", last)
+        assert match, last
+        directory = Path(match[1])
+        assert "replayed tokens accepted: 0" in ran.out  # nothing failed: nothing accepted
+        if keep:
+            assert (directory / "spans.jsonl").stat().st_size > 0
+            assert (directory / "logs.jsonl").stat().st_size > 0
+            shutil.rmtree(directory)
+        else:
+            assert last.endswith("removed (--keep-output keeps it)")
+            assert not directory.exists()

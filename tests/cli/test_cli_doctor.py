@@ -62,6 +62,8 @@ def test_eviction_policy_memory_and_persistence(cli, make_server):
     assert "allkeys-lru" in findings(ran)[("eviction-policy", None)]["what"]
     plain = cli("doctor", "--no-probe", "--redis-url", server.url)
     assert plain.code == 3 and "fix: CONFIG SET maxmemory-policy noeviction" in plain.out
+    assert severity(ran, "acl-probes") == "info"  # says what it did not check
+    assert "ACL rights on the key space were not checked" in plain.out
     admin.close()
 
 
@@ -152,8 +154,8 @@ def test_a_user_without_the_not_before_commands_is_critical(cli, make_server):
         assert finding["severity"] == "critical", finding
         assert f"16 of 16 probe keys under {PREFIX}:nbf: (noperm: 16)" in finding["what"]
         assert finding["fix"].startswith(
-            f"grant this user +zadd +expire +zscore ~{PREFIX}:nbf:* (ACL SETUSER ...)"
-        )
+            f"ACL SETUSER tokens +zadd +expire +zscore ~{PREFIX}:nbf:*;"
+        )  # the whole command, with the user doctor connected as
         assert "--no-revoke-all" in finding["fix"]
     assert (
         "revoke_all (log out everywhere) returns ok=False"
@@ -167,7 +169,7 @@ def test_a_user_without_the_not_before_commands_is_critical(cli, make_server):
     plain = cli("doctor", "--redis-url", url, env=env)
     assert plain.code == 3
     assert "critical acl-zscore: ZSCORE failed on 16 of 16 probe keys" in plain.out
-    assert f"fix: grant this user +zadd +expire +zscore ~{PREFIX}:nbf:*" in plain.out
+    assert f"fix: ACL SETUSER tokens +zadd +expire +zscore ~{PREFIX}:nbf:*" in plain.out
     assert PASSWORD not in plain.out + plain.err
 
     skipped = cli("doctor", "--json", "--no-revoke-all", "--redis-url", url, env=env)
@@ -184,9 +186,9 @@ def test_a_user_without_the_not_before_commands_is_critical(cli, make_server):
         assert not failed.ok and failed.reason is FailureReason.NOPERM
         assert blacklist.is_blacklisted(token, subject="alice", issued_at=0)  # fails closed
 
-        # The fix, applied as printed: the doctor passes and both calls work.
-        grant = findings(ran)[("acl-zadd", None)]["fix"].removeprefix("grant this user ")
-        admin.execute_command("ACL", "SETUSER", "tokens", *grant.split(" (")[0].split())
+        # The fix, run as printed: the doctor passes and both calls work.
+        command = findings(ran)[("acl-zadd", None)]["fix"].split(";")[0]
+        admin.execute_command(*command.split())
         fixed = cli("doctor", "--json", "--redis-url", url, env=env)
         assert fixed.code == 0, fixed.out
         assert {severity(fixed, check) for check in NBF_CHECKS} == {"ok"}

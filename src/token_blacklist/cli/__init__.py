@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ SUBCOMMANDS: list[str] = [
     "check",
     "doctor",
     "bench",
+    "completion",
     # ↓ one line per further subcommand module of this package, e.g. "bench".
 ]
 """Modules of this package, each with ``register(subparsers)``; the help lists them in order."""
@@ -54,7 +56,12 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns (and, as a script, exits with) the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete)
+        from .completion import autocomplete
+
+        autocomplete(parser)
+    args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         code: int = args.run(args)

@@ -64,9 +64,12 @@ def _logout(blacklist: TokenBlacklist, telemetry: DemoTelemetry, stats: DemoStat
             failed=result.failed,
             reasons={r.value: c for r, c in result.reasons.items()},
         )
-        # The client replays its access token: the API must refuse it (fail closed).
+        # The client replays its access token: the API must refuse it (fail closed). One
+        # it accepts is a logged-out session still usable: the number that matters.
         if blacklist.is_blacklisted(access):
             stats.checks_blocked += 1
+        else:
+            stats.replays_accepted += 1
 
 
 def _follow_faults(schedule: FaultSchedule, stats: DemoStats, telemetry: DemoTelemetry) -> None:

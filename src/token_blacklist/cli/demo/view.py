@@ -37,6 +37,8 @@ class DemoStats:
     failed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     checks_blocked: int = 0
+    replays_accepted: int = 0
+    """Replayed access tokens the check let through: revoked tokens still valid."""
     check_errors: int = 0
     active_fault: str | None = None
     next_fault_in: float = 0.0
@@ -72,6 +74,7 @@ class DemoStats:
             "tokens_failed": self.failed,
             "reasons": dict(self.reasons.most_common()),
             "checks_blocked": self.checks_blocked,
+            "replays_accepted": self.replays_accepted,
             "check_errors": self.check_errors,
         }
 
@@ -80,8 +83,9 @@ class DemoStats:
         fault = self.active_fault or "none"
         return (
             f"status: {self.requests} requests, {self.revoked} revoked, {self.failed} failed "
-            f"({ratio:.0%} now), p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
-            f"fault: {fault}"
+            f"({ratio:.0%} in the last {WINDOW_SECONDS:.0f} s), "
+            f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (last {WINDOW_SECONDS:.0f} s), "
+            f"replayed tokens accepted: {self.replays_accepted}, fault: {fault}"
         )
 
     def render(self) -> Group:
@@ -96,7 +100,14 @@ class DemoStats:
         table.add_row("tokens failed", f"[red]{self.failed:,}" if self.failed else "0")
         style = "red" if ratio > 0 else "green"
         table.add_row(f"failure ratio ({WINDOW_SECONDS:.0f} s)", f"[{style}]{ratio:.1%}")
-        table.add_row("latency p50 / p99", f"{p50 * 1000:.1f} ms / {p99 * 1000:.1f} ms")
+        table.add_row(
+            f"latency p50 / p99 ({WINDOW_SECONDS:.0f} s)",
+            f"{p50 * 1000:.1f} ms / {p99 * 1000:.1f} ms",
+        )
+        accepted = self.replays_accepted
+        table.add_row(
+            "replayed tokens accepted", f"[bold red]{accepted:,}" if accepted else "[green]0"
+        )
         table.add_row(
             "checks: blocked / errors", f"{self.checks_blocked:,} / {self.check_errors:,}"
         )
