@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        import argcomplete
+        from argcomplete.shell_integration import shellcode
     except ImportError:
         print(
             "token-blacklist completion: argcomplete is not installed "
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.ERROR
-    sys.stdout.write(argcomplete.shellcode(["token-blacklist"], shell=args.shell))
+    sys.stdout.write(shellcode(["token-blacklist"], shell=args.shell))
     return ExitCode.OK
 
 
