@@ -5,12 +5,28 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import redis.asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import pools
+
 try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
     from redis._parsers.hiredis import _AsyncHiredisParser as _HIREDIS
 except ImportError:  # pragma: no cover - depends on the redis-py version
     _HIREDIS = None  # type: ignore[assignment,misc]
 
-__all__ = ["HIREDIS_PARSER", "clock", "disconnect_now", "fill", "hiredis_ready", "sleep"]
+__all__ = [
+    "HIREDIS_PARSER",
+    "checkin",
+    "checkout",
+    "clock",
+    "disconnect_now",
+    "fill",
+    "hiredis_ready",
+    "lean_pool",
+    "sleep",
+]
 
 HIREDIS_PARSER: Any = _HIREDIS
 sleep = asyncio.sleep
@@ -38,3 +54,43 @@ async def fill(conn: Any, parser: Any) -> None:
             await parser.read_from_socket()
     else:
         await parser.read_from_socket()
+
+
+def lean_pool(pool: Any) -> bool:
+    """Whether :func:`checkout` may skip the pool's public methods (see ``_io.pools``)."""
+    return pools.lean_pool(pool, redis.asyncio.ConnectionPool)
+
+
+async def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
+    """A connected connection of ``pool`` with nothing left to read, and whether it came
+    the lean way (then :func:`checkin` must give it back the same way). No ``await``
+    between looking at the pool and changing it: no other task can come in between."""
+    if not lean or pool._lock.locked() or pools.redis_observed():
+        return await pool.get_connection(), False
+    if not pool._available_connections:
+        return await pool.get_connection(), False
+    conn = pool._available_connections.pop()
+    pool._in_use_connections.add(conn)
+    try:
+        clean = conn.is_connected and not await conn.can_read()
+    except (RedisConnectionError, RedisTimeoutError, OSError):
+        clean = False
+    except BaseException:
+        await checkin(pool, conn, True)
+        raise
+    if clean:
+        return conn, True
+    # Unread data on an idle connection: a reply someone left (redis-py's own pool takes
+    # it while maintenance notifications are on, its default). Never reuse the stream.
+    await disconnect_now(conn)
+    await checkin(pool, conn, True)  # the pool reconnects it, as it always does
+    return await pool.get_connection(), False
+
+
+async def checkin(pool: Any, conn: Any, lean: bool) -> None:
+    """Give ``conn`` back to ``pool`` (the way :func:`checkout` took it)."""
+    if not lean or pool._lock.locked() or conn.should_reconnect():
+        await pool.release(conn)  # the pool's lock, its disconnect, its counts
+        return
+    pool._in_use_connections.remove(conn)
+    pool._available_connections.append(conn)

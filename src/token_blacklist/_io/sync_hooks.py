@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
+
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import pools
 
 try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
     from redis._parsers.hiredis import _HiredisParser as _HIREDIS
 except ImportError:  # pragma: no cover - depends on the redis-py version
     _HIREDIS = None  # type: ignore[assignment,misc]
 
-__all__ = ["HIREDIS_PARSER", "clock", "disconnect_now", "fill", "hiredis_ready", "sleep"]
+__all__ = [
+    "HIREDIS_PARSER",
+    "checkin",
+    "checkout",
+    "clock",
+    "disconnect_now",
+    "fill",
+    "hiredis_ready",
+    "lean_pool",
+    "sleep",
+]
 
 HIREDIS_PARSER: Any = _HIREDIS
 sleep = time.sleep
@@ -31,3 +48,59 @@ def hiredis_ready(parser: Any) -> bool:
 def fill(conn: Any, parser: Any) -> None:
     """One socket read (the socket itself is bounded by ``socket_timeout``)."""
     parser.read_from_socket()
+
+
+def lean_pool(pool: Any) -> bool:
+    """Whether :func:`checkout` may skip the pool's public methods (see ``_io.pools``)."""
+    return pools.lean_pool(pool, redis.ConnectionPool, "pid", "_checkpid", "owns_connection")
+
+
+def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
+    """A connected connection of ``pool`` with nothing left to read, and whether it came
+    the lean way (then :func:`checkin` must give it back the same way)."""
+    if not lean or pool.pid != os.getpid() or pools.redis_observed():
+        return pool.get_connection(), False
+    with pool._lock:
+        try:
+            conn = pool._available_connections.pop()
+        except IndexError:
+            conn = None
+        else:
+            pool._in_use_connections.add(conn)
+    if conn is None:  # the pool makes (and counts) a new one
+        return pool.get_connection(), False
+    try:
+        clean = conn._sock is not None and not conn.can_read()
+    except (RedisConnectionError, RedisTimeoutError, OSError):
+        clean = False
+    except BaseException:
+        checkin(pool, conn, True)
+        raise
+    if clean:
+        return conn, True
+    # Unread data on an idle connection: a reply someone left (redis-py's own pool takes
+    # it while maintenance notifications are on, its default). Never reuse the stream.
+    disconnect_now(conn)
+    checkin(pool, conn, True)  # the pool reconnects it, as it always does
+    return pool.get_connection(), False
+
+
+def checkin(pool: Any, conn: Any, lean: bool) -> None:
+    """Give ``conn`` back to ``pool`` (the way :func:`checkout` took it)."""
+    if not lean:
+        pool.release(conn)
+        return
+    pool._checkpid()
+    with pool._lock:
+        try:
+            pool._in_use_connections.remove(conn)
+        except KeyError:  # the pool was reset (a fork): not its connection any more
+            return
+        if not pool.owns_connection(conn):
+            pool._in_use_connections.add(conn)
+        else:
+            if conn.should_reconnect():
+                conn.disconnect()
+            pool._available_connections.append(conn)
+            return
+    pool.release(conn)

@@ -101,6 +101,10 @@ class RoundTripSpans:
             return None
         return cls(tracer, attributes, None if mode is True else redis_py_traced(client))
 
+    def wanted(self) -> bool:
+        """Whether round trips are to be traced now (while the call's span is recording)."""
+        return self._wanted is None or self._wanted()
+
     def start(self, command: str | None, count: int) -> Span | None:
         """The span of a round trip of ``count`` ``command`` s (None: different commands),
         or None when not traced."""

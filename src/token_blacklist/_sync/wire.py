@@ -114,6 +114,12 @@ class WireTransport:
         self._client = client
         self._pipeline = PipelineTransport(client)
         self._spans = spans
+        self._lean = hooks.lean_pool(client.connection_pool)
+
+    def may_trace(self) -> bool:
+        """Whether a round trip made now may get a span of its own (then the call's span
+        must be current while it runs, to be its parent)."""
+        return self._spans is not None and self._spans.wanted()
 
     def round_trip(self, commands: Batch) -> Reply:
         if not commands.fast:
@@ -124,20 +130,24 @@ class WireTransport:
         payload = commands.packed()
         span = self._spans.start(commands.name, count) if self._spans is not None else None
         if span is None:
-            return self._send(payload, count)
+            return self.send_packed(payload, count)
         try:
-            reply = self._send(payload, count)
+            reply = self.send_packed(payload, count)
         except BaseException as error:
             RoundTripSpans.crashed(span, error)
             raise
         RoundTripSpans.end(span, reply)
         return reply
 
-    def _send(self, payload: bytes, count: int) -> Reply:
-        """One round trip on a pooled connection, re-sent by the client's ``Retry``."""
+    def send_packed(self, payload: bytes, count: int) -> Reply:
+        """One round trip of ``count`` packed commands on a pooled connection, re-sent by
+        the client's ``Retry``, without a span (callers check :meth:`may_trace` first).
+
+        The connection is taken from the pool once and given back once; any failure or
+        interruption between sending and reading every reply disconnects it first."""
         pool: Any = self._client.connection_pool
         try:
-            conn = pool.get_connection()
+            conn, lean = hooks.checkout(pool, self._lean)
         except REDIS_FAILURES as error:
             return error
         try:
@@ -153,4 +163,4 @@ class WireTransport:
             hooks.disconnect_now(conn)
             raise
         finally:
-            pool.release(conn)
+            hooks.checkin(pool, conn, lean)

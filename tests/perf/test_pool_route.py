@@ -1,0 +1,103 @@
+"""The wire transport's lean route through redis-py's pool (``_io.pools``): the same
+connections, the same accounting, never a stream with someone else's reply on it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+import redis.asyncio
+
+from assertions import held, random_hashes
+from token_blacklist import AsyncTokenBlacklist, TokenBlacklist
+from token_blacklist._io import async_hooks, sync_hooks
+from token_blacklist.server import RedisServer
+
+
+def test_a_stale_reply_on_an_idle_connection_is_never_read_as_ours(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    """A PING sent and never read (redis-py's sync pipeline leaves such replies when
+    interrupted) sits on the idle connection; redis-py's pool takes it as it is while
+    maintenance notifications are "auto" (its default). The logout must not count the
+    PONG as the first SET's answer, nor leave an answer for the next command."""
+    client = redis_server.client()
+    blacklist = TokenBlacklist(client, registry=None)
+    assert sync_hooks.lean_pool(client.connection_pool)
+    client.ping()
+    conn = client.connection_pool.get_connection()
+    conn.send_command("PING")
+    client.connection_pool.release(conn)
+    hashes = random_hashes(2)
+    result = blacklist.blacklist_tokens(hashes, 60)
+    assert (result.requested, result.succeeded, result.failed) == (2, 2, 0)
+    assert held(admin, hashes) == set(hashes)
+    assert blacklist.is_blacklisted(hashes[0]) is True
+    assert blacklist.is_blacklisted(random_hashes(1)[0]) is False
+    assert client.echo("mine") == b"mine"
+    client.close()
+
+
+def test_a_stale_reply_on_an_idle_async_connection_is_never_read_as_ours(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    async def run() -> None:
+        client = redis_server.async_client()
+        blacklist = AsyncTokenBlacklist(client, registry=None)
+        assert async_hooks.lean_pool(client.connection_pool)
+        await client.ping()
+        conn = await client.connection_pool.get_connection()
+        await conn.send_command("PING")
+        await asyncio.sleep(0.05)  # the PONG is in the socket buffer
+        await client.connection_pool.release(conn)
+        hashes = random_hashes(2)
+        result = await blacklist.blacklist_tokens(hashes, 60)
+        assert (result.requested, result.succeeded, result.failed) == (2, 2, 0)
+        assert held(admin, hashes) == set(hashes)
+        assert await blacklist.is_blacklisted(hashes[1]) is True
+        assert await client.echo("mine") == b"mine"
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_the_lean_route_keeps_the_pools_books(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    """Calls from several threads: every connection goes back to the pool's idle list,
+    none stays "in use", and the pool never makes more than the threads needed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = redis_server.client()
+    pool = client.connection_pool
+    blacklist = TokenBlacklist(client, registry=None)
+    batches = [random_hashes(2) for _ in range(200)]
+    with ThreadPoolExecutor(4) as executor:
+        results = list(executor.map(lambda hashes: blacklist.blacklist_tokens(hashes, 60), batches))
+    assert all(r.ok for r in results)
+    assert held(admin, [h for b in batches for h in b]) == {h for b in batches for h in b}
+    assert not pool._in_use_connections
+    assert 1 <= len(pool._available_connections) == pool._created_connections <= 4
+    client.close()
+
+
+@pytest.mark.parametrize(
+    "pool_class", [redis.BlockingConnectionPool, type("Counting", (redis.ConnectionPool,), {})]
+)
+def test_other_pools_take_their_own_methods(
+    redis_server: RedisServer, admin: redis.Redis, pool_class: type
+) -> None:
+    pool = pool_class(
+        host=redis_server.host, port=redis_server.port, **redis_server_auth(redis_server)
+    )
+    client = redis.Redis(connection_pool=pool)
+    assert not sync_hooks.lean_pool(pool)
+    hashes = random_hashes(3)
+    assert TokenBlacklist(client, registry=None).blacklist_tokens(hashes, 60).ok
+    assert held(admin, hashes) == set(hashes)
+    client.close()
+
+
+def redis_server_auth(server: RedisServer) -> dict[str, object]:
+    return server._probe_auth()
