@@ -27,7 +27,7 @@ ACL_USERS = [
     "default on nopass ~* &* +@all",
     # May write only keys whose hash starts with 0-7: about half of random hex hashes.
     f"{PARTIAL_USER[0]} on >{PARTIAL_USER[1]} ~{PREFIX}:[0-7]* resetchannels "
-    "+@connection +set +exists +ping",
+    "+@connection +set +expire +exists +ping",
 ]
 
 

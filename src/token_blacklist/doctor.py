@@ -5,7 +5,8 @@ and never raises for Redis failures: an unreachable server is itself a finding. 
 carry counts, settings and error classes, never a Redis error message (it may hold keys).
 
 It writes 16 probe keys ``{prefix}:{0-f}doctor-probe`` with a 1-second TTL, inside the
-prefix only, to prove that this user may ``SET`` and ``EXISTS`` there: an ACL pattern
+prefix only, to prove that this user may ``SET``, ``EXPIRE`` (a re-revocation's
+``EXPIRE ... GT``) and ``EXISTS`` there: an ACL pattern
 such as ``~prefix:[0-7]*`` lets some hashes through and denies the others.
 
 ``revoke_all`` ("log out everywhere") and subject-aware checks use other commands on other
@@ -22,55 +23,21 @@ such call (or every check with a subject) fails; ``revoke_all=False`` says it do
 
 from __future__ import annotations
 
-import enum
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from ._acl_probes import PROBES, probe_findings
 from ._core.classify import classify_error
-from ._core.commands import NOT_BEFORE_MEMBER
 from ._core.validation import validate_prefix
+from ._findings import Finding, Severity
 
 __all__ = ["CLUSTER_SLOTS", "Finding", "Severity", "diagnose"]
 
 CLUSTER_SLOTS = 16384
-PROBE_CHARS = "0123456789abcdef"
 MEMORY_WARNING = 0.80
 MEMORY_CRITICAL = 0.95
-
-
-class Severity(enum.StrEnum):
-    CRITICAL = "critical"
-    """Revocations fail or can be lost now: fix before relying on the blacklist."""
-    WARNING = "warning"
-    """Revocations can be lost in a foreseeable event (restart, memory growth)."""
-    INFO = "info"
-    """Worth knowing; nothing to fix necessarily."""
-    OK = "ok"
-    """The check passed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One result of one check: ``check`` is a stable identifier, ``node`` a host:port."""
-
-    check: str
-    severity: Severity
-    what: str
-    fix: str = ""
-    node: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {
-            "check": self.check,
-            "severity": self.severity.value,
-            "what": self.what,
-            "fix": self.fix,
-            "node": self.node,
-        }
 
 
 Info = Mapping[str, Any]
@@ -187,107 +154,6 @@ def _node_findings(client: Any, node: str | None) -> list[Finding]:
     return [Finding(f.check, f.severity, f.what, f.fix, node) for f in found]
 
 
-@dataclass(frozen=True, slots=True)
-class _Probe:
-    """One command sent to the 16 probe keys of one key space of the prefix."""
-
-    command: str
-    space: str
-    """What follows ``{prefix}:`` in the keys the library sends this command to."""
-    send: Callable[[Any, str], object]
-    breaks: str = ""
-    """What fails when the command is denied, when the command name does not say it."""
-
-
-_PROBES = (
-    _Probe("SET", "", lambda client, key: client.set(key, b"1", ex=1)),
-    _Probe("EXISTS", "", lambda client, key: client.exists(key)),
-    # XX: only an existing member is updated, and the probe key never exists.
-    _Probe(
-        "ZADD",
-        "nbf:",
-        lambda client, key: client.zadd(key, {NOT_BEFORE_MEMBER: 0}, xx=True, gt=True),
-        "revoke_all (log out everywhere) returns ok=False and the subject's tokens stay valid",
-    ),
-    # NX on a missing key: nothing to expire; it is the EXPIRE form revoke_all sends.
-    _Probe(
-        "EXPIRE",
-        "nbf:",
-        lambda client, key: client.expire(key, 1, nx=True),
-        "revoke_all (log out everywhere) returns ok=False; when ZADD is allowed the "
-        "not-before is stored anyway, with no expiry: the key never leaves Redis",
-    ),
-    _Probe(
-        "ZSCORE",
-        "nbf:",
-        lambda client, key: client.zscore(key, NOT_BEFORE_MEMBER),
-        "every check with subject= and issued_at= errors unless the token's own hash is "
-        "blacklisted: on the authentication path, the application then rejects every such "
-        "request or lets tokens revoked by revoke_all through",
-    ),
-)
-
-
-def _probe(client: Any, probe: _Probe, key: str) -> str | None:
-    try:
-        probe.send(client, key)
-    except (redis.RedisError, OSError) as error:
-        return classify_error(error).value
-    return None
-
-
-def _fix(probe: _Probe, prefix: str, reason: str, user: str) -> str:
-    """The fix for the most frequent failure reason of one probed command: for NOPERM,
-    the whole ACL SETUSER command for this user (it adds rights, and removes none)."""
-    fixes = {
-        "oom": "free memory or raise maxmemory (see the memory finding)",
-        "readonly": "use the primary (see the role finding)",
-    }
-    if not probe.space:
-        fixes["noperm"] = f"ACL SETUSER {user} +set +exists ~{prefix}:*"
-        return fixes.get(reason, "see the other findings")
-    skip = (
-        "; if the application never calls revoke_all nor checks with subject=, "
-        "run doctor --no-revoke-all instead"
-    )
-    fixes["noperm"] = f"ACL SETUSER {user} +zadd +expire +zscore ~{prefix}:nbf:*"
-    # EXPIRE ... NX is a syntax error before Redis 7.0: an error reply classed "other".
-    fixes["other"] = "revoke_all needs Redis >= 7.0 (EXPIRE ... NX|GT), else see the other findings"
-    fix = fixes.get(reason, "see the other findings")
-    return fix + skip if reason in ("noperm", "other") else fix
-
-
-def _probe_findings(client: Any, prefix: str, probes: tuple[_Probe, ...]) -> list[Finding]:
-    """Each command on one probe key per leading hex digit, to catch partial ACL patterns."""
-    findings: list[Finding] = []
-    user = client.get_connection_kwargs().get("username") or "default"  # as Redis's AUTH
-    for probe in probes:
-        where = f"{prefix}:{probe.space}"
-        check = f"acl-{probe.command.lower()}"
-        reasons = Counter(
-            reason
-            for char in PROBE_CHARS
-            if (reason := _probe(client, probe, f"{where}{char}doctor-probe")) is not None
-        )
-        if not reasons:
-            findings.append(Finding(check, Severity.OK, f"{probe.command} works under {where}"))
-            continue
-        failed = sum(reasons.values())
-        detail = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
-        what = (
-            f"{probe.command} failed on {failed} of {len(PROBE_CHARS)} probe keys under "
-            f"{where} ({detail})"
-        )
-        if probe.breaks:
-            scope = (
-                "for the subjects whose keys fail like these, " if failed < len(PROBE_CHARS) else ""
-            )
-            what += f": {scope}{probe.breaks}"
-        fix = _fix(probe, prefix, reasons.most_common(1)[0][0], user)
-        findings.append(Finding(check, Severity.CRITICAL, what, fix))
-    return findings
-
-
 def _slot_findings(client: Any) -> list[Finding]:
     try:
         slots = client.cluster_slots()
@@ -338,8 +204,8 @@ def diagnose(
     else:
         findings = _node_findings(client, None)
     if probe and not any(f.check == "reachable" and f.node is None for f in findings):
-        probes = _PROBES if revoke_all else tuple(p for p in _PROBES if not p.space)
-        findings += _probe_findings(client, prefix, probes)
+        probes = PROBES if revoke_all else tuple(p for p in PROBES if not p.space)
+        findings += probe_findings(client, prefix, probes)
     elif not probe:
         what = "ACL rights on the key space were not checked (--no-probe / probe=False)"
         findings.append(Finding("acl-probes", Severity.INFO, what, "run without --no-probe"))

@@ -19,7 +19,7 @@ PREFIX = "token_blacklist"
 NBF_CHECKS = ("acl-zadd", "acl-expire", "acl-zscore")
 ADMIN = "default on nopass ~* &* +@all"
 PASSWORD = "doctor-test-secret"
-TOKENS = f"resetchannels ~{PREFIX}:[0-9a-f]* +@connection +ping +set +exists"
+TOKENS = f"resetchannels ~{PREFIX}:[0-9a-f]* +@connection +ping +set +expire +exists"
 """What a blacklist of single tokens needs (SET/EXISTS on PREFIX:<hash>), and no more."""
 
 

@@ -8,5 +8,6 @@ REVOKER = ("revoker", "revoker-pw")
 # fail with NOPERM, as a mis-scoped production ACL would make them.
 ACL = [
     "default on nopass ~* &* +@all",
-    f"{REVOKER[0]} on >{REVOKER[1]} ~{PREFIX}:[0-7]* resetchannels +@connection +set +exists",
+    f"{REVOKER[0]} on >{REVOKER[1]} ~{PREFIX}:[0-7]* resetchannels +@connection "
+    "+set +expire +exists",
 ]

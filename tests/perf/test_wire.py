@@ -36,11 +36,11 @@ def parse(buffer: bytes) -> list[Any]:
 def test_pack_sets_frames_every_command() -> None:
     keys = ["p:aaaaaaaa", "p:bbbbbbbbbbbb", "p:ключ"]  # the last one is not ASCII
     assert parse(pack_sets(keys, [60, 60, 60])) == [
-        [b"SET", k.encode(), b"1", b"EX", b"60"] for k in keys
+        [b"SET", k.encode(), b"1", b"EX", b"60", b"NX"] for k in keys
     ]
     assert parse(pack_sets(keys[:2], [5, 86400])) == [
-        [b"SET", b"p:aaaaaaaa", b"1", b"EX", b"5"],
-        [b"SET", b"p:bbbbbbbbbbbb", b"1", b"EX", b"86400"],
+        [b"SET", b"p:aaaaaaaa", b"1", b"EX", b"5", b"NX"],
+        [b"SET", b"p:bbbbbbbbbbbb", b"1", b"EX", b"86400", b"NX"],
     ]
     assert parse(pack_exists(keys)) == [[b"EXISTS", k.encode()] for k in keys]
 

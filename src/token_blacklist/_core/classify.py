@@ -11,7 +11,16 @@ import redis.exceptions as rex
 
 from ..results import FailureReason
 
-__all__ = ["REDIS_FAILURES", "RETRIABLE", "classify_error", "classify_reply", "is_refused"]
+__all__ = [
+    "EXISTING",
+    "REDIS_FAILURES",
+    "RETRIABLE",
+    "classify_error",
+    "classify_extend",
+    "classify_reply",
+    "classify_set_nx",
+    "is_refused",
+]
 
 REDIS_FAILURES = (redis.RedisError, OSError)
 """What a lost round trip raises: redis-py errors, and socket errors it did not wrap."""
@@ -84,6 +93,44 @@ def classify_reply(reply: object) -> FailureReason | None:
     if isinstance(reply, BaseException):
         return classify_error(reply)
     return FailureReason.OTHER
+
+
+class _Existing:
+    """The nil reply of ``SET ... NX``: the key is there, its expiry still to be checked."""
+
+    def __repr__(self) -> str:
+        return "EXISTING"
+
+
+EXISTING = _Existing()
+
+
+def classify_set_nx(reply: object) -> FailureReason | _Existing | None:
+    """A ``SET key 1 EX ttl NX`` reply: None (written), :data:`EXISTING` (the key was
+    there: nothing written, see :func:`classify_extend`) or the failure reason."""
+    if reply is None:
+        return EXISTING
+    return classify_reply(reply)
+
+
+def classify_extend(expire_reply: object, set_reply: object) -> FailureReason | None:
+    """The replies of ``EXPIRE key ttl GT`` then ``SET key 1 EX ttl NX`` for a key found
+    present: None when the key now lives at least ``ttl`` seconds, else the reason.
+
+    ``EXPIRE ... GT`` answers 1 (lengthened) or 0 (the expiry is already longer, or the key
+    has none, or the key is gone); then the ``SET ... NX`` answers nil when the key exists
+    (so one of the first two) or writes it afresh (the third). Either way it is there for
+    at least ``ttl`` seconds.
+    """
+    if isinstance(expire_reply, BaseException):
+        return classify_error(expire_reply)
+    if isinstance(set_reply, BaseException):
+        return classify_error(set_reply)
+    if not isinstance(expire_reply, int):  # bool is an int: redis-py maps EXPIRE to bool
+        return FailureReason.OTHER
+    if set_reply is None:
+        return None
+    return classify_reply(set_reply)
 
 
 def is_refused(error: BaseException) -> bool:

@@ -5,7 +5,9 @@ The decision core yields these batches and a transport only moves them (h11's
 ``send(event) -> bytes`` is the model): one ``round_trip(batch)`` per transport instead of
 a method per command shape. The key layout lives here too:
 
-- a token: ``{prefix}:{hash}``, written with ``SET key 1 EX ttl``;
+- a token: ``{prefix}:{hash}``, written with ``SET key 1 EX ttl NX``; only for the keys
+  that already exist (a re-revocation), a second round trip of ``EXPIRE key ttl GT`` then
+  ``SET key 1 EX ttl NX`` (:class:`ExtendTokens`): a revocation's expiry only ever grows;
 - a subject's not-before: ``{prefix}:nbf:{sha256(subject)}``, a sorted set whose only
   member :data:`NOT_BEFORE_MEMBER` is scored with the not-before time (see
   :mod:`.subjects` for why ``ZADD GT`` and the two ``EXPIRE`` s).
@@ -27,6 +29,7 @@ __all__ = [
     "CheckTokenAndSubject",
     "Command",
     "ExistsTokens",
+    "ExtendTokens",
     "SetNotBefore",
     "SetTokens",
     "pack_command",
@@ -88,7 +91,8 @@ class Batch:
 
 @dataclass(frozen=True, slots=True)
 class SetTokens(Batch):
-    """``SET key 1 EX ttl`` for each key."""
+    """``SET key 1 EX ttl NX`` for each key: never touches an existing revocation (a nil
+    reply says the key exists; :class:`ExtendTokens` then lengthens it if needed)."""
 
     name: ClassVar[str | None] = "SET"
     writes: ClassVar[bool] = True
@@ -100,11 +104,36 @@ class SetTokens(Batch):
 
     def args(self) -> list[Command]:
         return [
-            ("SET", key, b"1", "EX", ttl) for key, ttl in zip(self.keys, self.ttls, strict=True)
+            ("SET", key, b"1", "EX", ttl, "NX")
+            for key, ttl in zip(self.keys, self.ttls, strict=True)
         ]
 
     def packed(self) -> bytes:
         return pack_sets(self.keys, self.ttls)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendTokens(Batch):
+    """For keys whose ``SET ... NX`` found them present: ``EXPIRE key ttl GT`` (only ever
+    lengthens; a key without expiry counts as infinite), then ``SET key 1 EX ttl NX``
+    again, which writes the key if it expired or was deleted since (``EXPIRE`` answers 0
+    both when the existing expiry is already longer and when the key is gone: the
+    ``SET`` tells the two apart). Two commands per key, in that order; mixed commands,
+    so its round trip's span is a plain ``BATCH``."""
+
+    writes: ClassVar[bool] = True
+    keys: Sequence[str]
+    ttls: Sequence[int]
+
+    def __len__(self) -> int:
+        return 2 * len(self.keys)
+
+    def args(self) -> list[Command]:
+        return [
+            command
+            for key, ttl in zip(self.keys, self.ttls, strict=True)
+            for command in (("EXPIRE", key, ttl, "GT"), ("SET", key, b"1", "EX", ttl, "NX"))
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +201,7 @@ def wait_command(replicas: int, timeout_ms: int) -> Command:
 
 
 def pack_sets(keys: Sequence[str], ttls: Sequence[int]) -> bytes:
-    """``SET key 1 EX ttl`` for each key as one RESP buffer (keys encoded as UTF-8).
+    """``SET key 1 EX ttl NX`` for each key as one RESP buffer (keys encoded as UTF-8).
 
     By string formatting, not per argument: a redis-py pipeline spends most of its time in
     Python per command, and bulk calls send millions.
@@ -181,12 +210,12 @@ def pack_sets(keys: Sequence[str], ttls: Sequence[int]) -> bytes:
         return b""
     first = ttls[0]
     if ttls.count(first) == len(ttls):  # the common case: one TTL for the whole chunk
-        tail = f"\r\n$1\r\n1\r\n$2\r\nEX\r\n${len(str(first))}\r\n{first}\r\n"
-        text = "".join([f"*5\r\n$3\r\nSET\r\n${len(k)}\r\n{k}{tail}" for k in keys])
+        tail = f"\r\n$1\r\n1\r\n$2\r\nEX\r\n${len(str(first))}\r\n{first}\r\n$2\r\nNX\r\n"
+        text = "".join([f"*6\r\n$3\r\nSET\r\n${len(k)}\r\n{k}{tail}" for k in keys])
     else:
         text = "".join(
             [
-                f"*5\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$1\r\n1\r\n$2\r\nEX\r\n${len(t)}\r\n{t}\r\n"
+                f"*6\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$1\r\n1\r\n$2\r\nEX\r\n${len(t)}\r\n{t}\r\n$2\r\nNX\r\n"
                 for k, t in zip(keys, map(str, ttls), strict=True)
             ]
         )
@@ -196,7 +225,7 @@ def pack_sets(keys: Sequence[str], ttls: Sequence[int]) -> bytes:
     # A non-ASCII key: RESP lengths count bytes, not characters. Never seen with validated
     # hashes and prefixes, but the framing does not rely on the callers.
     return b"".join(
-        b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nEX\r\n$%d\r\n%d\r\n"
+        b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nEX\r\n$%d\r\n%d\r\n$2\r\nNX\r\n"
         % (len(raw), raw, len(str(ttl)), ttl)
         for raw, ttl in ((k.encode(), t) for k, t in zip(keys, ttls, strict=True))
     )

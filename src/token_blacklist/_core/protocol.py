@@ -17,8 +17,15 @@ from typing import Protocol
 
 from ..errors import BlacklistUnavailableError
 from ..results import UNREACHABLE, BlacklistResult, FailureReason
-from .classify import RETRIABLE, classify_error, classify_reply, is_refused
-from .commands import Batch, SetTokens
+from .classify import (
+    EXISTING,
+    RETRIABLE,
+    classify_error,
+    classify_extend,
+    classify_set_nx,
+    is_refused,
+)
+from .commands import Batch, ExtendTokens, SetTokens
 from .validation import BlacklistPlan
 
 __all__ = [
@@ -77,11 +84,63 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class SendChunk:
-    """Write ``SET {prefix}:{hash} 1 EX {ttl}`` for each of ``hashes``, after ``delay`` s."""
+    """Send ``commands`` for ``hashes`` after ``delay`` s: ``SET ... NX`` for a chunk, or
+    :class:`.commands.ExtendTokens` for the hashes of it that were already there."""
 
     hashes: list[str]
-    commands: SetTokens
+    commands: SetTokens | ExtendTokens
     delay: float
+
+
+Outcome = FailureReason | None
+"""One hash's outcome in one attempt: None when Redis holds it for at least its TTL."""
+
+
+def _lost(reply: Reply, count: int) -> list[FailureReason] | None:
+    """The outcome of every command when the round trip itself gave no usable replies."""
+    if isinstance(reply, BaseException):
+        return [classify_error(reply)] * count
+    if len(reply) != count:  # a transport bug, not a Redis answer: trust nothing
+        return [FailureReason.OTHER] * count
+    return None
+
+
+def _extended(reply: Reply, count: int) -> list[Outcome]:
+    """The outcome of each of ``count`` keys from an :class:`ExtendTokens` round trip."""
+    lost = _lost(reply, 2 * count)
+    if lost is not None or isinstance(reply, BaseException):
+        return [o for o in (lost or [])[::2]]
+    return [classify_extend(e, r) for e, r in zip(reply[::2], reply[1::2], strict=True)]
+
+
+def _attempt(
+    plan: BlacklistPlan, pending: list[str], delay: float, key_prefix: str
+) -> Generator[SendChunk, Reply, tuple[list[Outcome] | None, bool, int]]:
+    """One attempt at ``pending``: ``SET ... NX``, then, only for the hashes whose key was
+    already there, ``EXPIRE ... GT`` + ``SET ... NX`` so that an existing revocation is
+    never shortened. Returns each hash's outcome (None: all succeeded), whether a round
+    trip was refused outright (nothing listening), and the number of round trips."""
+    keys = [key_prefix + h for h in pending]
+    reply = yield SendChunk(pending, SetTokens(keys, plan.ttls(pending)), delay)
+    if not isinstance(reply, BaseException) and _all_acknowledged(reply, len(pending)):
+        return None, False, 1  # the common case, without a step per hash
+    refused = isinstance(reply, BaseException) and is_refused(reply)
+    lost = _lost(reply, len(pending))
+    first: list[Outcome | object]
+    if lost is not None or isinstance(reply, BaseException):
+        first = list(lost or [])
+    else:
+        first = [classify_set_nx(r) for r in reply]
+    existing = [h for h, o in zip(pending, first, strict=True) if o is EXISTING]
+    round_trips = 1
+    if existing:
+        extend = ExtendTokens([key_prefix + h for h in existing], plan.ttls(existing))
+        again = yield SendChunk(existing, extend, 0.0)
+        round_trips = 2
+        refused = refused or (isinstance(again, BaseException) and is_refused(again))
+        extended = iter(_extended(again, len(existing)))
+        first = [next(extended) if o is EXISTING else o for o in first]
+    return [o if isinstance(o, FailureReason) else None for o in first], refused, round_trips
 
 
 def _single_server(token_hash: str) -> Hashable:
@@ -98,12 +157,15 @@ def blacklist_protocol(
 ) -> Generator[SendChunk, Reply, BlacklistResult]:
     """Send ``plan`` in chunks; classify every reply; re-send what may still succeed.
 
-    A hash counts as succeeded once a ``SET`` for it is acknowledged. Once a server's whole
-    share of a chunk is lost to connection errors or timeouts with nothing acknowledged (or
-    the server refuses connections outright), that server is plainly down: its hashes in
-    the remaining chunks are reported failed with the same reason without being sent, which
-    bounds the time a call can take. ``server_of`` maps a hash to the server that owns it
-    (a Redis Cluster node); by default there is one server, so "down" means all of Redis.
+    A hash counts as succeeded once Redis holds its key for at least its TTL: its
+    ``SET ... NX`` was acknowledged, or the key was already there and its expiry was
+    lengthened or already longer (see :func:`_attempt`); an expiry is never shortened.
+    Once a server's whole share of a chunk is lost to connection errors or timeouts with
+    nothing acknowledged (or the server refuses connections outright), that server is
+    plainly down: its hashes in the remaining chunks are reported failed with the same
+    reason without being sent, which bounds the time a call can take. ``server_of`` maps
+    a hash to the server that owns it (a Redis Cluster node); by default there is one
+    server, so "down" means all of Redis.
     Keys are ``key_prefix + hash``.
     """
     where = server_of or _single_server
@@ -123,32 +185,21 @@ def blacklist_protocol(
         pending = chunk
         attempt = 0
         while pending:
-            commands = SetTokens([key_prefix + h for h in pending], plan.ttls(pending))
-            reply = yield SendChunk(pending, commands, policy.delay(attempt))
-            round_trips += 1
-            if not isinstance(reply, BaseException) and _all_acknowledged(reply, len(pending)):
-                succeeded += len(pending)  # the common case, without a step per hash
+            outcomes, refused, sent = yield from _attempt(
+                plan, pending, policy.delay(attempt), key_prefix
+            )
+            round_trips += sent
+            if outcomes is None:
+                succeeded += len(pending)
                 break
             retry: dict[str, FailureReason] = {}
-            acknowledged = 0
-            refused = False
-            if isinstance(reply, BaseException):
-                reason = classify_error(reply)
-                refused = is_refused(reply)
-                outcomes: Sequence[FailureReason | None] = [reason] * len(pending)
-            elif len(reply) != len(pending):
-                # A transport bug, not a Redis answer: trust nothing from this round trip.
-                outcomes = [FailureReason.OTHER] * len(pending)
-            else:
-                outcomes = [classify_reply(r) for r in reply]
             for token_hash, outcome in zip(pending, outcomes, strict=True):
                 if outcome is None:
-                    acknowledged += 1
+                    succeeded += 1
                 elif outcome in RETRIABLE:
                     retry[token_hash] = outcome
                 else:
                     failures[token_hash] = outcome
-            succeeded += acknowledged
             attempt += 1
             retriable = {
                 h: r for h, r in retry.items() if not refused and policy.allows(attempt, r)

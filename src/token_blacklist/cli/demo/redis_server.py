@@ -46,7 +46,7 @@ def _embedded(args: argparse.Namespace, stack: ExitStack) -> DemoRedis:
             "user": [
                 "default on nopass ~* &* +@all",
                 f"{APP_USER} on >{password} ~{args.prefix}:* resetchannels "
-                "+@connection +set +exists +ping",
+                "+@connection +set +expire +exists +ping",
             ]
         }
     )
