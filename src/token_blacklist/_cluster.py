@@ -27,6 +27,7 @@ import redis.cluster
 import redis.exceptions as rex
 from redis.crc import key_slot
 
+from ._compat import async_move_slot, async_refresh_slots, sync_move_slot, sync_refresh_slots
 from ._core.classify import REDIS_FAILURES
 from ._core.commands import Batch, Command
 from ._core.protocol import Reply
@@ -82,14 +83,14 @@ class ClusterTransport:
             step = next(flow)
             while True:
                 for moved in step.moved:
-                    self._client.nodes_manager.move_slot(moved)
+                    sync_move_slot(self._client.nodes_manager, moved)
                 step = flow.send([self._send(batch) for batch in step.batches])
         except StopIteration as stop:
             outcome: ExchangeOutcome = stop.value
         note_nodes(outcome.nodes, outcome.failed)
         if self._refresher.due(outcome):
             with contextlib.suppress(rex.RedisError, rex.RedisClusterException, OSError):
-                self._client.nodes_manager.initialize(last_failed_node_name=outcome.refresh)
+                sync_refresh_slots(self._client.nodes_manager, outcome.refresh)
         return outcome.replies
 
     def _send(self, batch: NodeBatch) -> NodeReply:
@@ -130,7 +131,7 @@ class AsyncClusterTransport:
             step = next(flow)
             while True:
                 for moved in step.moved:
-                    await self._client.nodes_manager.move_slot(moved)
+                    await async_move_slot(self._client.nodes_manager, moved)
                 replies = await asyncio.gather(*(self._send(b) for b in step.batches))
                 step = flow.send(list(replies))
         except StopIteration as stop:
@@ -138,7 +139,7 @@ class AsyncClusterTransport:
         note_nodes(outcome.nodes, outcome.failed)
         if self._refresher.due(outcome):
             with contextlib.suppress(rex.RedisError, rex.RedisClusterException, OSError):
-                await self._client.nodes_manager.initialize(last_failed_node_name=outcome.refresh)
+                await async_refresh_slots(self._client.nodes_manager, outcome.refresh)
         return outcome.replies
 
     async def _send(self, batch: NodeBatch) -> NodeReply:

@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from ._compat import retries_of
 from ._core.protocol import RetryPolicy
 from ._core.routing import is_cluster_client
 from ._core.validation import check_int, check_number, validate_prefix
@@ -47,10 +48,7 @@ def _client_retries(client: Any) -> int:
     if is_cluster_client(client):
         return 0  # the cluster transport uses redis-py's node clients, which never retry
     get_retry = getattr(client, "get_retry", None)
-    retry = get_retry() if callable(get_retry) else None
-    get_retries = getattr(retry, "get_retries", None)
-    count = get_retries() if callable(get_retries) else 0
-    return count if isinstance(count, int) and count > 0 else 0
+    return retries_of(get_retry() if callable(get_retry) else None)
 
 
 @dataclass(frozen=True, slots=True)

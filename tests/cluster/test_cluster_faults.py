@@ -11,10 +11,9 @@ import secrets
 import time
 
 import pytest
-import redis
 from redis.crc import key_slot
 
-from assertions import PREFIX, assert_telemetry_matches, random_hashes
+from assertions import PREFIX, assert_telemetry_matches, error_count, random_hashes
 from cluster.cluster_checks import (
     FaultWhenHolding,
     assert_cluster_matches,
@@ -131,12 +130,6 @@ def hashes_in_slots(slots: list[int], per_slot: int) -> list[str]:
             wanted[slot] -= 1
             found.append(candidate)
     return found
-
-
-def error_count(node_admin: redis.Redis, prefix: str) -> int:
-    stats = node_admin.info("errorstats")
-    entry = stats.get(f"errorstat_{prefix}", {})
-    return int(entry.get("count", 0)) if isinstance(entry, dict) else 0
 
 
 def test_slot_migration_mid_batch_follows_ask_and_moved(

@@ -34,6 +34,15 @@ def held(admin: redis.Redis, hashes: Iterable[str], prefix: str = PREFIX) -> set
     return {h for h, found in zip(hashes, pipe.execute(), strict=True) if found}
 
 
+def error_count(node_admin: redis.Redis, code: str) -> int:
+    """How many error replies of ``code`` (``ASK``, ``READONLY``...) the server has sent,
+    from ``INFO errorstats`` (redis-py 5.x leaves ``count=3`` unparsed, 6+ makes a dict)."""
+    entry = node_admin.info("errorstats").get(f"errorstat_{code}", {})
+    if isinstance(entry, str):
+        entry = dict(field.split("=", 1) for field in entry.split(","))
+    return int(entry.get("count", 0)) if isinstance(entry, dict) else 0
+
+
 def assert_matches_redis(
     result: BlacklistResult, hashes: Iterable[str], admin: redis.Redis, *, exact: bool = True
 ) -> None:

@@ -173,7 +173,7 @@ def test_hiredis_is_drained_directly_with_this_redis_py(redis_server: RedisServe
 
     client = redis_server.client()
     client.ping()
-    connection = client.connection_pool.get_connection()
+    connection = sync_hooks.get_connection(client.connection_pool)
     try:
         assert type(connection._parser) is sync_hooks.HIREDIS_PARSER
         assert connection._parser._reader is not None

@@ -26,18 +26,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .._compat import NOT_ENOUGH_DATA, push_type
 from .._core.classify import REDIS_FAILURES
 from .._core.commands import Batch
 from .._core.protocol import Reply
 from .._io import async_hooks as hooks
 from .._observability.round_trips import RoundTripSpans
 from .pipeline import AsyncPipelineTransport
-
-try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
-    from redis._parsers import hiredis as _parsers
-except ImportError:  # pragma: no cover - depends on the redis-py version
-    _parsers = None  # type: ignore[assignment]
-NOT_ENOUGH_DATA: Any = getattr(_parsers, "NOT_ENOUGH_DATA", object())
 
 __all__ = ["AsyncWireTransport"]
 
@@ -67,7 +62,7 @@ async def _read_hiredis(conn: Any, parser: Any, count: int) -> list[object]:
     """Drain ``count`` replies straight from the hiredis reader: one ``gets()`` per reply
     and one socket read per buffer, instead of a stack of Python calls per reply."""
     reader: Any = parser._reader
-    push_type = parser._hiredis_PushNotificationType
+    pushes = push_type(parser)
     replies: list[object] = []
     append = replies.append
     try:
@@ -77,7 +72,7 @@ async def _read_hiredis(conn: Any, parser: Any, count: int) -> list[object]:
                 await hooks.fill(conn, parser)
             elif reply is True or reply in _OK:
                 append(True)
-            elif push_type is not None and isinstance(reply, push_type):
+            elif pushes is not None and isinstance(reply, pushes):
                 await parser.handle_push_response(reply)  # RESP3 pushes are not replies
             else:
                 append(_settle(reply))

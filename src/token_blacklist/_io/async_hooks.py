@@ -9,12 +9,9 @@ import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .._compat import ASYNC_HIREDIS_PARSER as _HIREDIS
+from .._compat import ASYNC_POOL_ARGS as _POOL_ARGS
 from . import pools
-
-try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
-    from redis._parsers.hiredis import _AsyncHiredisParser as _HIREDIS
-except ImportError:  # pragma: no cover - depends on the redis-py version
-    _HIREDIS = None  # type: ignore[assignment,misc]
 
 __all__ = [
     "HIREDIS_PARSER",
@@ -23,6 +20,7 @@ __all__ = [
     "clock",
     "disconnect_now",
     "fill",
+    "get_connection",
     "hiredis_ready",
     "lean_pool",
     "sleep",
@@ -66,9 +64,9 @@ async def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     the lean way (then :func:`checkin` must give it back the same way). No ``await``
     between looking at the pool and changing it: no other task can come in between."""
     if not lean or pool._lock.locked() or pools.redis_observed():
-        return await pool.get_connection(), False
+        return await pool.get_connection(*_POOL_ARGS), False
     if not pool._available_connections:
-        return await pool.get_connection(), False
+        return await pool.get_connection(*_POOL_ARGS), False
     conn = pool._available_connections.pop()
     pool._in_use_connections.add(conn)
     try:
@@ -84,7 +82,7 @@ async def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     # it while maintenance notifications are on, its default). Never reuse the stream.
     await disconnect_now(conn)
     await checkin(pool, conn, True)  # the pool reconnects it, as it always does
-    return await pool.get_connection(), False
+    return await pool.get_connection(*_POOL_ARGS), False
 
 
 async def checkin(pool: Any, conn: Any, lean: bool) -> None:
@@ -94,3 +92,8 @@ async def checkin(pool: Any, conn: Any, lean: bool) -> None:
         return
     pool._in_use_connections.remove(conn)
     pool._available_connections.append(conn)
+
+
+async def get_connection(pool: Any) -> Any:
+    """A connection from ``pool``, called the way this redis-py's pool wants (``_compat``)."""
+    return await pool.get_connection(*_POOL_ARGS)

@@ -10,12 +10,9 @@ import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .._compat import SYNC_HIREDIS_PARSER as _HIREDIS
+from .._compat import SYNC_POOL_ARGS as _POOL_ARGS
 from . import pools
-
-try:  # redis-py internals, used only to drain hiredis directly; any parser works without them
-    from redis._parsers.hiredis import _HiredisParser as _HIREDIS
-except ImportError:  # pragma: no cover - depends on the redis-py version
-    _HIREDIS = None  # type: ignore[assignment,misc]
 
 __all__ = [
     "HIREDIS_PARSER",
@@ -24,6 +21,7 @@ __all__ = [
     "clock",
     "disconnect_now",
     "fill",
+    "get_connection",
     "hiredis_ready",
     "lean_pool",
     "sleep",
@@ -59,7 +57,7 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     """A connected connection of ``pool`` with nothing left to read, and whether it came
     the lean way (then :func:`checkin` must give it back the same way)."""
     if not lean or pool.pid != os.getpid() or pools.redis_observed():
-        return pool.get_connection(), False
+        return pool.get_connection(*_POOL_ARGS), False
     with pool._lock:
         try:
             conn = pool._available_connections.pop()
@@ -68,7 +66,7 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
         else:
             pool._in_use_connections.add(conn)
     if conn is None:  # the pool makes (and counts) a new one
-        return pool.get_connection(), False
+        return pool.get_connection(*_POOL_ARGS), False
     try:
         clean = conn._sock is not None and not conn.can_read()
     except (RedisConnectionError, RedisTimeoutError, OSError):
@@ -82,7 +80,7 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     # it while maintenance notifications are on, its default). Never reuse the stream.
     disconnect_now(conn)
     checkin(pool, conn, True)  # the pool reconnects it, as it always does
-    return pool.get_connection(), False
+    return pool.get_connection(*_POOL_ARGS), False
 
 
 def checkin(pool: Any, conn: Any, lean: bool) -> None:
@@ -104,3 +102,8 @@ def checkin(pool: Any, conn: Any, lean: bool) -> None:
             pool._available_connections.append(conn)
             return
     pool.release(conn)
+
+
+def get_connection(pool: Any) -> Any:
+    """A connection from ``pool``, called the way this redis-py's pool wants (``_compat``)."""
+    return pool.get_connection(*_POOL_ARGS)
