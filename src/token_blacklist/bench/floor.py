@@ -30,6 +30,7 @@ import redis
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from .._io.sync_hooks import get_connection
 from .cases import PREFIX, TTL
 from .setups import sdk_provider
 from .timing import Case
@@ -85,7 +86,7 @@ def floor_cases(
 
     own = redis.Redis.from_url(url, **kwargs)  # its connection never goes back to a pool
     closers.append(own)
-    conn: Any = own.connection_pool.get_connection()
+    conn: Any = get_connection(own.connection_pool)
     conn.connect()
 
     def conn_rt() -> None:
@@ -96,7 +97,7 @@ def floor_cases(
     pool: Any = client.connection_pool
 
     def pool_cycle() -> None:
-        pool.release(pool.get_connection())
+        pool.release(get_connection(pool))
 
     tracer = sdk_provider().get_tracer("floor")
     attributes: dict[str, str | int] = {
