@@ -185,3 +185,18 @@ def test_the_instrumentation_marker_round_trips_looks_for() -> None:
         assert traced() is True
     finally:
         RedisInstrumentor().uninstrument_client(client)
+
+
+def test_the_pool_internals_of_the_lean_route() -> None:
+    """``_io.pools`` takes an idle connection without the pool's public methods where
+    redis-py has the observability module it checks (8.x); elsewhere it never does."""
+    from token_blacklist._io import pools
+
+    if pools.get_observability_instance is None:
+        assert not async_hooks.lean_pool(redis.asyncio.ConnectionPool())
+        assert not sync_hooks.lean_pool(redis.ConnectionPool())
+        return
+    for pool in (redis.ConnectionPool(), redis.asyncio.ConnectionPool()):
+        assert all(hasattr(pool, name) for name in pools._POOL_FIELDS), type(pool)
+    for connection in (redis.connection.Connection, redis.asyncio.connection.Connection):
+        assert _has(connection, "can_read", "should_reconnect") == []
