@@ -59,6 +59,14 @@ PROBES = (
         "revoke_all (log out everywhere) returns ok=False; when ZADD is allowed the "
         "not-before is stored anyway, with no expiry: the key never leaves Redis",
     ),
+    # The not-before script's shebang and ACL, running nothing: +eval on the key, and a
+    # write script accepted (refused as a whole on a replica or out of memory).
+    _Probe(
+        "EVAL",
+        "nbf:",
+        lambda client, key: client.eval("#!lua\nreturn 0", 1, key),
+        "revoke_all (log out everywhere) returns ok=False and the subject's tokens stay valid",
+    ),
     _Probe(
         "ZSCORE",
         "nbf:",
@@ -92,7 +100,7 @@ def _fix(probe: _Probe, prefix: str, reason: str, user: str) -> str:
         "; if the application never calls revoke_all nor checks with subject=, "
         "run doctor --no-revoke-all instead"
     )
-    fixes["noperm"] = f"ACL SETUSER {user} +zadd +expire +zscore ~{prefix}:nbf:*"
+    fixes["noperm"] = f"ACL SETUSER {user} +eval +zadd +expire +zscore ~{prefix}:nbf:*"
     # EXPIRE ... NX is a syntax error before Redis 7.0: an error reply classed "other".
     fixes["other"] = "revoke_all needs Redis >= 7.0 (EXPIRE ... NX|GT), else see the other findings"
     fix = fixes.get(reason, "see the other findings")

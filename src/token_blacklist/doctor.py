@@ -11,10 +11,13 @@ such as ``~prefix:[0-7]*`` lets some hashes through and denies the others.
 
 ``revoke_all`` ("log out everywhere") and subject-aware checks use other commands on other
 keys, ``{prefix}:nbf:{sha256(subject)}`` (see :mod:`.subjects`), so the same is proved for
-``ZADD``, ``EXPIRE`` and ``ZSCORE`` on 16 keys ``{prefix}:nbf:{0-f}doctor-probe``. These
-probes write nothing: ``ZADD ... XX GT`` only updates a member that exists and
-``EXPIRE ... NX`` only a key that exists, and none does, while Redis checks the ACL (and
-refuses ``ZADD`` on a replica or out of memory) before it looks at the key. The probed
+``ZADD``, ``EXPIRE``, ``EVAL`` and ``ZSCORE`` on 16 keys ``{prefix}:nbf:{0-f}doctor-probe``
+(``revoke_all`` runs ``ZADD`` and the ``EXPIRE`` s inside one ``EVAL``, so it needs all
+three rights). These probes write nothing: ``ZADD ... XX GT`` only updates a member that
+exists and ``EXPIRE ... NX`` only a key that exists, and none does, and the probe script
+is ``return 0`` with the real one's ``#!lua`` shebang, while Redis checks the ACL (and
+refuses ``ZADD`` and a write script on a replica or out of memory) before it looks at the
+key. The probed
 forms are the ones ``revoke_all`` sends, so a server without ``EXPIRE ... NX`` (Redis
 before 7.0) fails the ``EXPIRE`` probe too. A denied not-before command is critical: the
 doctor cannot know whether the application calls ``revoke_all``, and if it does every

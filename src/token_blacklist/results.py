@@ -134,10 +134,11 @@ class BlacklistResult:
 class RevokeAllResult:
     """The exact outcome of one ``revoke_all`` call.
 
-    ``ok`` means Redis acknowledged all three commands: the subject's not-before is now at
-    least ``not_before`` and lives for the requested ``ttl``. Otherwise ``reason`` says why
-    the last attempt failed; the not-before may or may not be in place (re-send to be sure:
-    the call is idempotent). Its text never names the subject.
+    ``ok`` means Redis acknowledged the (atomic) not-before script: the subject's
+    not-before is now at least ``not_before`` and lives for the requested ``ttl``.
+    Otherwise ``reason`` says why the last attempt failed; the not-before may or may not
+    be in place (re-send to be sure: the call is idempotent). Its text never names the
+    subject.
     """
 
     ok: bool

@@ -16,7 +16,7 @@ from token_blacklist.server import RedisServer, free_port
 from token_blacklist.testing import TelemetryCapture
 
 PREFIX = "token_blacklist"
-NBF_CHECKS = ("acl-zadd", "acl-expire", "acl-zscore")
+NBF_CHECKS = ("acl-zadd", "acl-expire", "acl-eval", "acl-zscore")
 ADMIN = "default on nopass ~* &* +@all"
 PASSWORD = "doctor-test-secret"
 TOKENS = f"resetchannels ~{PREFIX}:[0-9a-f]* +@connection +ping +set +expire +exists"
@@ -142,7 +142,7 @@ def as_user(server: RedisServer, user: str) -> tuple[str, dict[str, str]]:
 
 
 def test_a_user_without_the_not_before_commands_is_critical(cli, make_server):
-    """SET/EXISTS allowed, ZADD/EXPIRE/ZSCORE not: single tokens work, revoke_all and
+    """SET/EXISTS allowed, ZADD/EXPIRE/EVAL/ZSCORE not: single tokens work, revoke_all and
     subject-aware checks fail, and the doctor says so; its fix makes both work."""
     server = make_server({"user": [ADMIN, f"tokens on >{PASSWORD} {TOKENS}"]})
     url, env = as_user(server, "tokens")
@@ -154,7 +154,7 @@ def test_a_user_without_the_not_before_commands_is_critical(cli, make_server):
         assert finding["severity"] == "critical", finding
         assert f"16 of 16 probe keys under {PREFIX}:nbf: (noperm: 16)" in finding["what"]
         assert finding["fix"].startswith(
-            f"ACL SETUSER tokens +zadd +expire +zscore ~{PREFIX}:nbf:*;"
+            f"ACL SETUSER tokens +eval +zadd +expire +zscore ~{PREFIX}:nbf:*;"
         )  # the whole command, with the user doctor connected as
         assert "--no-revoke-all" in finding["fix"]
     assert (
@@ -169,7 +169,7 @@ def test_a_user_without_the_not_before_commands_is_critical(cli, make_server):
     plain = cli("doctor", "--redis-url", url, env=env)
     assert plain.code == 3
     assert "critical acl-zscore: ZSCORE failed on 16 of 16 probe keys" in plain.out
-    assert f"fix: ACL SETUSER tokens +zadd +expire +zscore ~{PREFIX}:nbf:*" in plain.out
+    assert f"fix: ACL SETUSER tokens +eval +zadd +expire +zscore ~{PREFIX}:nbf:*" in plain.out
     assert PASSWORD not in plain.out + plain.err
 
     skipped = cli("doctor", "--json", "--no-revoke-all", "--redis-url", url, env=env)
@@ -206,8 +206,8 @@ def test_not_before_keys_outside_the_acl_key_patterns(cli, make_server):
         {
             "user": [
                 ADMIN,
-                f"hashes on >{PASSWORD} {TOKENS} +zadd +expire +zscore",
-                f"half on >{PASSWORD} {TOKENS} +zadd +expire +zscore ~{PREFIX}:nbf:[0-7]*",
+                f"hashes on >{PASSWORD} {TOKENS} +eval +zadd +expire +zscore",
+                f"half on >{PASSWORD} {TOKENS} +eval +zadd +expire +zscore ~{PREFIX}:nbf:[0-7]*",
             ]
         }
     )

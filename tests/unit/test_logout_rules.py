@@ -122,11 +122,13 @@ def drive(replies: list[object]) -> tuple[list[float], object]:
 
 
 def test_revoke_all_retries_what_may_change_and_only_that() -> None:
-    delays, result = drive([[ReadOnlyError("x"), 0, 0], [1, True, False]])
+    delays, result = drive([[ReadOnlyError("x")], [1]])  # one script: one reply
     assert result.ok and result.round_trips == 2 and delays == [0.0, 0.1]  # type: ignore[attr-defined]
-    _, result = drive([[NoPermissionError("x"), 0, 0]])
+    _, result = drive([[NoPermissionError("x")]])
     assert result.reason is FailureReason.NOPERM and result.round_trips == 1  # type: ignore[attr-defined]
-    _, result = drive([[ReadOnlyError("x"), 0, 0]] * 3)
+    _, result = drive([[ReadOnlyError("x")]] * 3)
     assert result.reason is FailureReason.READONLY and result.round_trips == 3  # type: ignore[attr-defined]
-    _, result = drive([[1, 1]])  # a transport that lost a reply: trust nothing
+    _, result = drive([[1, 1]])  # a transport that sent a reply too many: trust nothing
+    assert not result.ok and result.reason is FailureReason.OTHER  # type: ignore[attr-defined]
+    _, result = drive([[True]])  # not the script's 1: something else answered
     assert not result.ok and result.reason is FailureReason.OTHER  # type: ignore[attr-defined]

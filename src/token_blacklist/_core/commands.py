@@ -9,8 +9,9 @@ a method per command shape. The key layout lives here too:
   that already exist (a re-revocation), a second round trip of ``EXPIRE key ttl GT`` then
   ``SET key 1 EX ttl NX`` (:class:`ExtendTokens`): a revocation's expiry only ever grows;
 - a subject's not-before: ``{prefix}:nbf:{sha256(subject)}``, a sorted set whose only
-  member :data:`NOT_BEFORE_MEMBER` is scored with the not-before time (see
-  :mod:`.subjects` for why ``ZADD GT`` and the two ``EXPIRE`` s).
+  member :data:`NOT_BEFORE_MEMBER` is scored with the not-before time, written atomically
+  by :data:`NOT_BEFORE_SCRIPT` (see :mod:`.subjects` for why ``ZADD GT`` and the two
+  ``EXPIRE`` s).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..errors import InvalidSubject
 
 __all__ = [
     "NOT_BEFORE_MEMBER",
+    "NOT_BEFORE_SCRIPT",
     "SUBJECT_MAX_LENGTH",
     "Batch",
     "CheckTokenAndSubject",
@@ -32,6 +34,7 @@ __all__ = [
     "ExtendTokens",
     "SetNotBefore",
     "SetTokens",
+    "command_key",
     "pack_command",
     "pack_commands",
     "pack_exists",
@@ -153,9 +156,28 @@ class ExistsTokens(Batch):
         return pack_exists(self.keys)
 
 
+NOT_BEFORE_SCRIPT = f"""#!lua
+local key, nbf, life = KEYS[1], ARGV[1], ARGV[2]
+if not (redis.acl_check_cmd('ZADD', key, 'GT', nbf, '{NOT_BEFORE_MEMBER}')
+        and redis.acl_check_cmd('EXPIRE', key, life, 'GT')) then
+  return redis.error_reply('NOPERM this user may not run ZADD and EXPIRE on the key')
+end
+redis.call('ZADD', key, 'GT', nbf, '{NOT_BEFORE_MEMBER}')
+redis.call('EXPIRE', key, life, 'NX')
+redis.call('EXPIRE', key, life, 'GT')
+return 1
+"""
+"""The not-before write as one script, so it is atomic: a round trip cut or a refusal can
+never leave the score without its expiry. ``#!lua`` (no flags) makes Redis refuse it as a
+whole on a replica (READONLY) or out of memory (OOM) before it runs; the ACL is checked
+up front for both commands (a ``redis.call`` denied half-way would have written the
+``ZADD`` already, and its error would read ``ERR``, not ``NOPERM``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SetNotBefore(Batch):
-    """``ZADD key GT <not_before> nbf``, ``EXPIRE key <s> NX``, ``EXPIRE key <s> GT``."""
+    """``EVAL`` :data:`NOT_BEFORE_SCRIPT`: ``ZADD key GT <not_before> nbf``, ``EXPIRE key
+    <s> NX``, ``EXPIRE key <s> GT``, atomically. One command; its reply is 1."""
 
     writes: ClassVar[bool] = True
     fast: ClassVar[bool] = False
@@ -164,14 +186,15 @@ class SetNotBefore(Batch):
     expire_seconds: int
 
     def __len__(self) -> int:
-        return 3
+        return 1
 
     def args(self) -> list[Command]:
-        return [
-            ("ZADD", self.key, "GT", self.not_before, NOT_BEFORE_MEMBER),
-            ("EXPIRE", self.key, self.expire_seconds, "NX"),
-            ("EXPIRE", self.key, self.expire_seconds, "GT"),
-        ]
+        return [("EVAL", NOT_BEFORE_SCRIPT, 1, self.key, self.not_before, self.expire_seconds)]
+
+
+def command_key(command: Command) -> Any:
+    """The key of a command this module builds (the routing key on a cluster)."""
+    return command[3] if command[0] in ("EVAL", "EVALSHA") else command[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ import redis.asyncio.cluster
 import redis.cluster
 import redis.exceptions as rex
 
+from .commands import command_key
+
 __all__ = [
     "MAX_REDIRECTS",
     "Command",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 Command = tuple[Any, ...]
-"""``("SET", key, ...)``: the key is always the second item."""
+"""``("SET", key, ...)``, ``("EVAL", script, 1, key, ...)``: see :func:`.commands.command_key`."""
 NodeReply = Sequence[object] | BaseException
 """What one node answered a batch: a reply per command, or the error that lost them all."""
 
@@ -119,7 +121,7 @@ def exchange(
     targets: dict[int, tuple[str, bool]] = {}
     for position, command in enumerate(commands):
         try:
-            targets[position] = (locate(command[1]), False)
+            targets[position] = (locate(command_key(command)), False)
         except (rex.RedisError, rex.RedisClusterException) as error:
             outcome.replies[position] = error
     moved: dict[int, rex.MovedError] = {}

@@ -8,12 +8,13 @@ round trip as the token's own key and treats the token as blacklisted when
 Storage (keys and commands are built in :mod:`.commands`): one sorted set per subject,
 ``{prefix}:nbf:{sha256(subject)}``, with a single member ``nbf`` whose score is the
 not-before time in Unix seconds. It is written with
-``ZADD key GT nbf <ts>``, which Redis applies atomically and only when the new score is
-greater, so a concurrent or delayed older ``revoke_all`` can never move it backwards, without
-a Lua script (Redis 7.0 has no ``SET ... GT``). The expiry follows the same rule:
-``EXPIRE key ttl NX`` gives a new key its expiry and ``EXPIRE key ttl GT`` only ever extends
-it (``GT`` alone treats a key without expiry as infinite and would never set one).
-All three commands are idempotent, so the call may be re-sent like a ``SET``.
+``ZADD key GT nbf <ts>``, applied only when the new score is greater, so a concurrent or
+delayed older ``revoke_all`` can never move it backwards (Redis 7.0 has no ``SET ... GT``).
+The expiry follows the same rule: ``EXPIRE key ttl NX`` gives a new key its expiry and
+``EXPIRE key ttl GT`` only ever extends it (``GT`` alone treats a key without expiry as
+infinite and would never set one). The three run in one script
+(:data:`.commands.NOT_BEFORE_SCRIPT`), so no cut or refusal can leave the score without its
+expiry; the script is idempotent, so the call may be re-sent like a ``SET``.
 
 Clock skew: ``iat`` comes from the issuer's clock, the not-before from the revoking
 process's clock, and ``iat`` has whole seconds. A token issued before the call must still
@@ -79,23 +80,23 @@ def plan_revoke_all(
 
 @dataclass(frozen=True, slots=True)
 class SendNotBefore:
-    """Send the not-before's three commands after ``delay`` seconds."""
+    """Send the not-before's script after ``delay`` seconds."""
 
     commands: SetNotBefore
     delay: float
 
 
 def _acknowledged(reply: Reply) -> FailureReason | None:
-    """None when all three replies are integers (ZADD count, EXPIRE 0/1), else the reason."""
+    """None when the script answered 1 (it ran to its end), else the reason."""
     if isinstance(reply, BaseException):
         return classify_error(reply)
-    if len(reply) != 3:
+    if len(reply) != 1:
         return FailureReason.OTHER  # a transport bug: trust nothing
-    for value in reply:
-        if isinstance(value, BaseException):
-            return classify_error(value)
-        if not isinstance(value, int):  # bool is an int: redis-py maps EXPIRE to bool
-            return FailureReason.OTHER
+    (value,) = reply
+    if isinstance(value, BaseException):
+        return classify_error(value)
+    if value != 1 or isinstance(value, bool):
+        return FailureReason.OTHER
     return None
 
 

@@ -22,8 +22,8 @@ __all__ = ["register", "run"]
 
 EPILOG = """\
 checks: eviction policy (anything but noeviction can evict revocations), persistence
-(AOF/RDB), ACLs for SET/EXISTS under the prefix (16 probe keys PREFIX:<0-f>doctor-probe
-with a 1 s TTL are written; --no-probe skips that) and for ZADD/EXPIRE/ZSCORE, which
+(AOF/RDB), ACLs for SET/EXPIRE/EXISTS under the prefix (16 probe keys PREFIX:<0-f>doctor-probe
+with a 1 s TTL are written; --no-probe skips that) and for ZADD/EXPIRE/EVAL/ZSCORE, which
 revoke_all and checks with a subject need, under PREFIX:nbf: (16 keys, nothing written;
 --no-revoke-all skips them when the application uses neither), replica / read-only
 endpoint, maxmemory close to used memory, and with --cluster slot coverage and every
@@ -111,7 +111,7 @@ def _skipped_probes() -> Finding:
         "acl",
         Severity.INFO,
         "--no-probe: the ACL rights of this user under the prefix were not checked "
-        "(SET/EXISTS, and ZADD/EXPIRE/ZSCORE for revoke_all)",
+        "(SET/EXPIRE/EXISTS, and ZADD/EXPIRE/EVAL/ZSCORE for revoke_all)",
         "run doctor without --no-probe once, with the application's user",
     )
 
