@@ -2,6 +2,7 @@
 
 from .__about__ import __version__
 from ._async.client import AsyncTokenBlacklist
+from ._core.check_cache import CheckCache
 from ._observability.log_context import add_trace_context
 from ._options import CheckErrorPolicy
 from ._sync.client import TokenBlacklist
@@ -27,6 +28,7 @@ __all__ = [
     "BlacklistResult",
     "BlacklistStreamError",
     "BlacklistUnavailableError",
+    "CheckCache",
     "CheckErrorPolicy",
     "FailureReason",
     "InvalidClockSkew",

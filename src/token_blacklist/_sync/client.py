@@ -19,7 +19,10 @@ import redis
 from opentelemetry.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from .._cache_link import CachedReply
+from .._cache_links import sync_check_cache
 from .._cluster import server_map
+from .._core.check_cache import CheckCache
 from .._core.commands import CheckTokenAndSubject, ExistsTokens
 from .._core.protocol import Reply, Request, answer_check, blacklist_protocol, interpret_check
 from .._core.stream import DEFAULT_BATCH_SIZE, StreamTally, check_batch_size
@@ -95,6 +98,7 @@ class TokenBlacklist:
         on_check_error: CheckErrorPolicy = "raise",
         fast_path: bool = True,
         trace_round_trips: RoundTripTracing = "auto",
+        check_cache: CheckCache | None = None,
     ) -> None:
         self._core = ClientCore.build(
             redis_client,
@@ -111,6 +115,16 @@ class TokenBlacklist:
         self._transport = sync_transport_for(redis_client, fast_path=fast_path, spans=spans)
         # A cluster's nodes fail one by one: the core must not take one for all of Redis.
         self._server_of = server_map(self._transport, self._core.key_prefix)
+        self._transport = sync_check_cache(
+            self._transport, redis_client, check_cache,
+            prefix=self._core.key_prefix, registry=registry, logger=logger,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Stop the ``check_cache`` link (if any); the Redis client stays open (it is yours)."""
+        close = getattr(self._transport, "close", None)
+        if close is not None:
+            close()
 
     def blacklist_tokens(self, token_hashes: Iterable[str], ttl: TtlSpec) -> BlacklistResult:
         """Write every hash with ``ttl`` (seconds, or a mapping hash -> seconds).
@@ -190,10 +204,14 @@ class TokenBlacklist:
             if check is None:
                 reply = self._transport.round_trip(ExistsTokens([token_key]))
                 outcome = interpret_check(hashes, reply)
+                if isinstance(reply, CachedReply):
+                    span.set_attribute("token_blacklist.check.cached", True)
             else:
                 commands = CheckTokenAndSubject(token_key, check.subject_key)
                 reply = self._transport.round_trip(commands)
                 outcome, subject_revoked = interpret_subject_check(hashes[0], check, reply)
+                if isinstance(reply, CachedReply):
+                    span.set_attribute("token_blacklist.check.cached", True)
             core.telemetry.record_check(
                 span,
                 1,
@@ -240,6 +258,8 @@ class TokenBlacklist:
             if hashes:
                 keys = [core.key_prefix + h for h in hashes]
                 reply = self._transport.round_trip(ExistsTokens(keys))
+                if isinstance(reply, CachedReply):
+                    span.set_attribute("token_blacklist.check.cached", True)
             outcome = interpret_check(hashes, reply)
             core.telemetry.record_check(
                 span, len(hashes), outcome, core.on_check_error, time.perf_counter() - started

@@ -1,0 +1,241 @@
+"""The check cache's invalidation link for the blocking client: a daemon thread.
+
+The thread owns one socket: it connects, sends ``HELLO 3`` and ``CLIENT TRACKING ON BCAST
+PREFIX <prefix>``, then reads push messages (invalidations, applied to the
+:class:`~._core.check_cache.CacheState`) and the replies to its own heartbeat ``PING``s,
+one every ``ping_interval``. A heartbeat unanswered for ``max_staleness``, any error, a
+closed socket or (Sentinel) a new master empties the cache and reconnects; until a
+heartbeat sent after tracking was on is answered, every check goes to Redis.
+
+:class:`CachingTransport` sits in front of the client's transport: ``EXISTS`` and
+``EXISTS`` + ``ZSCORE`` batches are answered from the state when every key is cached and
+the link is fresh, else sent and their replies stored; everything else passes through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from ._cache_target import PING, CacheMetrics, LinkTarget, handshake, target_of
+from ._core.check_cache import NEED_DATA, CacheState, Push, Resp3Reader, RespError
+from ._core.commands import Batch, CheckTokenAndSubject, ExistsTokens
+
+__all__ = ["CachedReply", "CachingTransport", "LinkLost", "apply_message", "cached_keys"]
+
+SENTINEL_RECHECK = 1.0
+"""Seconds between two questions to the Sentinels about the current master."""
+
+
+class LinkLost(Exception):
+    """The link must reconnect (late heartbeat, new master, refused handshake)."""
+
+
+class CachedReply(list[Any]):
+    """Replies answered from memory (the shell marks the span)."""
+
+
+def cached_keys(batch: Batch) -> Sequence[str] | None:
+    if isinstance(batch, ExistsTokens):
+        return batch.keys
+    if isinstance(batch, CheckTokenAndSubject):
+        return (batch.token_key, batch.subject_key)
+    return None
+
+
+def apply_message(
+    state: CacheState, message: Any, pending: deque[float], metrics: CacheMetrics
+) -> None:
+    """One message read on the link: an invalidation, or the reply to a heartbeat."""
+    if isinstance(message, Push):
+        if message and message[0] == b"invalidate":
+            keys = message[1] if len(message) > 1 else None
+            state.invalidate(None if keys is None else [k.decode("utf-8", "replace") for k in keys])
+        return
+    if not pending:
+        raise LinkLost("a reply nobody asked for")
+    sent = pending.popleft()
+    if isinstance(message, RespError):
+        raise LinkLost(f"heartbeat refused ({message})")
+    state.heartbeat(sent)
+    metrics.heartbeat.observe(time.monotonic() - sent)
+
+
+def store_reply(
+    state: CacheState, ticket: tuple[int, int], keys: Sequence[str], reply: Any
+) -> None:
+    if isinstance(reply, BaseException) or len(reply) != len(keys):
+        return
+    if any(isinstance(value, BaseException) for value in reply):
+        return
+    state.put(ticket, keys, reply)
+
+
+class CacheLink:
+    """The daemon thread that keeps ``state`` true for a blocking client."""
+
+    def __init__(
+        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics,
+        logger: Any, sentinel_pool: Any = None,
+    ) -> None:  # fmt: skip
+        self._client = client
+        self._prefix = prefix
+        self.state = state
+        self._metrics = metrics
+        self._logger = logger
+        self._sentinel_pool = sentinel_pool
+        self._stop = threading.Event()
+        self._sock: socket.socket | None = None
+        self._thread = threading.Thread(target=self._run, name="token-blacklist-cache", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
+
+    def _address(self) -> tuple[str, int] | None:
+        if self._sentinel_pool is None:
+            return None
+        host, port = self._sentinel_pool.get_master_address()
+        return str(host), int(port)
+
+    def _connect(self, target: LinkTarget) -> socket.socket:
+        if target.path is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(target.connect_timeout)
+            sock.connect(target.path)
+        else:
+            sock = socket.create_connection((target.host, target.port), target.connect_timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if target.ssl_context is not None:
+            sock = target.ssl_context.wrap_socket(sock, server_hostname=target.server_hostname)
+        return sock
+
+    def _run(self) -> None:
+        backoff = 0.02
+        while not self._stop.is_set():
+            reason, was_up = "closed", False
+            try:
+                address = self._address()
+                target = target_of(self._client, address)
+                sock = self._sock = self._connect(target)
+                reader = Resp3Reader()
+                sock.sendall(handshake(target, self._prefix))
+                self._expect_handshake(sock, reader)
+                self.state.connected()
+                self._metrics.link_up.set(1)
+                self._logger.info("token_blacklist.check_cache_link", state="up")
+                backoff = 0.02
+                self._serve(sock, reader, address)
+            except (OSError, LinkLost, RespError, ValueError) as error:
+                reason = type(error).__name__
+            except Exception as error:
+                reason = type(error).__name__
+            finally:
+                was_up = self.state.link_up
+                self.state.lost()
+                self._metrics.link_up.set(0)
+                if self._sock is not None:
+                    with contextlib.suppress(OSError):
+                        self._sock.close()
+                    self._sock = None
+            if was_up:
+                self._metrics.links_lost.inc()
+            if not self._stop.is_set():
+                self._logger.warning(
+                    "token_blacklist.check_cache_link", state="down", error_type=reason
+                )
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 1.0)
+
+    def _read(self, sock: socket.socket, reader: Resp3Reader, timeout: float) -> bool:
+        sock.settimeout(max(timeout, 0.0005))
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            return False
+        if not data:
+            raise ConnectionError("the link was closed by the server")
+        reader.feed(data)
+        return True
+
+    def _expect_handshake(self, sock: socket.socket, reader: Resp3Reader) -> None:
+        replies: list[Any] = []
+        deadline = time.monotonic() + 5.0
+        while len(replies) < 2:
+            message = reader.gets()
+            if message is NEED_DATA:
+                if time.monotonic() > deadline:
+                    raise LinkLost("no answer to HELLO / CLIENT TRACKING")
+                self._read(sock, reader, deadline - time.monotonic())
+                continue
+            if isinstance(message, RespError):
+                raise LinkLost(f"handshake refused ({message})")
+            if not isinstance(message, Push):
+                replies.append(message)
+
+    def _serve(self, sock: socket.socket, reader: Resp3Reader, address: Any) -> None:
+        config = self.state.config
+        pending: deque[float] = deque()
+        next_ping = 0.0
+        recheck = time.monotonic() + SENTINEL_RECHECK
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_ping:
+                pending.append(now)
+                sock.sendall(PING)
+                next_ping = now + config.ping_interval
+            if pending and now - pending[0] > config.max_staleness:
+                raise LinkLost("heartbeat late")
+            if self._sentinel_pool is not None and now >= recheck:
+                recheck = now + SENTINEL_RECHECK
+                if self._address() != address:
+                    raise LinkLost("the Sentinels name another master")
+            wake = next_ping if not pending else min(next_ping, pending[0] + config.max_staleness)
+            if self._read(sock, reader, wake - now):
+                while (message := reader.gets()) is not NEED_DATA:
+                    apply_message(self.state, message, pending, self._metrics)
+
+
+class CachingTransport:
+    """The client's transport, with checks answered from the cache when it may."""
+
+    def __init__(self, inner: Any, link: CacheLink, metrics: CacheMetrics) -> None:
+        self._inner = inner
+        self._link = link
+        self._state = link.state
+        self._metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def round_trip(self, batch: Batch) -> Any:
+        keys = cached_keys(batch)
+        if keys is None:
+            return self._inner.round_trip(batch)
+        state = self._state
+        found = state.get(keys)
+        if found is not None:
+            self._metrics.hit.inc()
+            return CachedReply(found)
+        serving = state.serving()
+        (self._metrics.miss if serving else self._metrics.bypass).inc()
+        ticket = state.ticket()
+        reply = self._inner.round_trip(batch)
+        if serving:
+            store_reply(state, ticket, keys, reply)
+        return reply
+
+    def close(self) -> None:
+        self._link.close()

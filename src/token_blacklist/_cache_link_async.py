@@ -1,0 +1,195 @@
+"""The check cache's invalidation link for the asyncio client: a task of the client's loop.
+
+The same link as ``_cache_link``'s thread (see there), on asyncio streams. The task starts
+on the first check (a loop is running then) and runs until :meth:`AsyncCacheLink.aclose`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections import deque
+from typing import Any
+
+from ._cache_link import (
+    SENTINEL_RECHECK,
+    CachedReply,
+    LinkLost,
+    apply_message,
+    cached_keys,
+    store_reply,
+)
+from ._cache_target import PING, CacheMetrics, handshake, target_of
+from ._core.check_cache import NEED_DATA, CacheState, Push, Resp3Reader, RespError
+from ._core.commands import Batch
+
+__all__ = ["AsyncCacheLink", "AsyncCachingTransport"]
+
+
+class AsyncCacheLink:
+    def __init__(
+        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics,
+        logger: Any, sentinel_pool: Any = None,
+    ) -> None:  # fmt: skip
+        self._client = client
+        self._prefix = prefix
+        self.state = state
+        self._metrics = metrics
+        self._logger = logger
+        self._sentinel_pool = sentinel_pool
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def ensure_started(self) -> None:
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def aclose(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _address(self) -> tuple[str, int] | None:
+        if self._sentinel_pool is None:
+            return None
+        host, port = await self._sentinel_pool.get_master_address()
+        return str(host), int(port)
+
+    async def _run(self) -> None:
+        backoff = 0.02
+        while True:
+            reason, was_up, writer = "closed", False, None
+            try:
+                address = await self._address()
+                target = target_of(self._client, address)
+                if target.path is not None:
+                    opened = asyncio.open_unix_connection(target.path)
+                else:
+                    opened = asyncio.open_connection(
+                        target.host, target.port, ssl=target.ssl_context,
+                        server_hostname=target.server_hostname,
+                    )  # fmt: skip
+                reader, writer = await asyncio.wait_for(opened, target.connect_timeout)
+                sock = writer.get_extra_info("socket")
+                if sock is not None and target.path is None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                parser = Resp3Reader()
+                writer.write(handshake(target, self._prefix))
+                await self._expect_handshake(reader, parser)
+                self.state.connected()
+                was_up = True
+                self._metrics.link_up.set(1)
+                self._logger.info("token_blacklist.check_cache_link", state="up")
+                backoff = 0.02
+                await self._serve(reader, writer, parser, address)
+            except (OSError, LinkLost, RespError, ValueError, TimeoutError) as error:
+                reason = type(error).__name__
+            except asyncio.CancelledError:
+                self._forget(writer)
+                raise
+            except Exception as error:
+                reason = type(error).__name__
+            was_up = self._forget(writer) or was_up
+            if was_up:
+                self._metrics.links_lost.inc()
+            self._logger.warning(
+                "token_blacklist.check_cache_link", state="down", error_type=reason
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+
+    def _forget(self, writer: asyncio.StreamWriter | None) -> bool:
+        was_up = self.state.link_up
+        self.state.lost()
+        self._metrics.link_up.set(0)
+        if writer is not None:
+            writer.close()
+        return was_up
+
+    async def _read(self, reader: asyncio.StreamReader, parser: Resp3Reader, wait: float) -> bool:
+        try:
+            data = await asyncio.wait_for(reader.read(65536), max(wait, 0.0005))
+        except TimeoutError:
+            return False
+        if not data:
+            raise ConnectionError("the link was closed by the server")
+        parser.feed(data)
+        return True
+
+    async def _expect_handshake(self, reader: asyncio.StreamReader, parser: Resp3Reader) -> None:
+        replies = 0
+        deadline = time.monotonic() + 5.0
+        while replies < 2:
+            message = parser.gets()
+            if message is NEED_DATA:
+                if time.monotonic() > deadline:
+                    raise LinkLost("no answer to HELLO / CLIENT TRACKING")
+                await self._read(reader, parser, deadline - time.monotonic())
+                continue
+            if isinstance(message, RespError):
+                raise LinkLost(f"handshake refused ({message})")
+            if not isinstance(message, Push):
+                replies += 1
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     parser: Resp3Reader, address: Any) -> None:  # fmt: skip
+        config = self.state.config
+        pending: deque[float] = deque()
+        next_ping = 0.0
+        recheck = time.monotonic() + SENTINEL_RECHECK
+        while True:
+            now = time.monotonic()
+            if now >= next_ping:
+                pending.append(now)
+                writer.write(PING)
+                next_ping = now + config.ping_interval
+            if pending and now - pending[0] > config.max_staleness:
+                raise LinkLost("heartbeat late")
+            if self._sentinel_pool is not None and now >= recheck:
+                recheck = now + SENTINEL_RECHECK
+                if await self._address() != address:
+                    raise LinkLost("the Sentinels name another master")
+            wake = next_ping if not pending else min(next_ping, pending[0] + config.max_staleness)
+            if await self._read(reader, parser, wake - now):
+                while (message := parser.gets()) is not NEED_DATA:
+                    apply_message(self.state, message, pending, self._metrics)
+
+
+class AsyncCachingTransport:
+    """The asyncio client's transport, with checks answered from the cache when it may."""
+
+    def __init__(self, inner: Any, link: AsyncCacheLink, metrics: CacheMetrics) -> None:
+        self._inner = inner
+        self._link = link
+        self._state = link.state
+        self._metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def round_trip(self, batch: Batch) -> Any:
+        keys = cached_keys(batch)
+        if keys is None:
+            return await self._inner.round_trip(batch)
+        self._link.ensure_started()
+        state = self._state
+        found = state.get(keys)
+        if found is not None:
+            self._metrics.hit.inc()
+            return CachedReply(found)
+        serving = state.serving()
+        (self._metrics.miss if serving else self._metrics.bypass).inc()
+        ticket = state.ticket()
+        reply = await self._inner.round_trip(batch)
+        if serving:
+            store_reply(state, ticket, keys, reply)
+        return reply
+
+    async def aclose(self) -> None:
+        await self._link.aclose()

@@ -1,0 +1,62 @@
+"""``check_cache=``: the caching transport and its invalidation link, for either client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+import redis.asyncio
+import structlog
+from prometheus_client import CollectorRegistry
+
+from ._cache_link import CacheLink, CachingTransport
+from ._cache_link_async import AsyncCacheLink, AsyncCachingTransport
+from ._cache_target import cache_metrics_for
+from ._core.check_cache import CacheState, CheckCache
+from ._transports import sentinel_managed
+
+__all__ = ["async_check_cache", "sync_check_cache"]
+
+
+def _checked(config: object, client: Any) -> CheckCache:
+    if not isinstance(config, CheckCache):
+        raise TypeError(f"check_cache must be a CheckCache, not {type(config).__name__}")
+    if isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster):
+        raise ValueError(
+            "check_cache does not support Redis Cluster yet (it needs one invalidation link "
+            "per master); use it with a standalone or Sentinel-managed client"
+        )
+    if not callable(getattr(client, "get_connection_kwargs", None)):
+        raise TypeError("check_cache needs a redis-py client (get_connection_kwargs)")
+    return config
+
+
+def sync_check_cache(
+    transport: Any, client: Any, config: CheckCache | None, *, prefix: str,
+    registry: CollectorRegistry | None, logger: Any,
+) -> Any:  # fmt: skip
+    """``transport`` itself without a cache; else the caching transport, its link started."""
+    if config is None:
+        return transport
+    state = CacheState(_checked(config, client))
+    metrics = cache_metrics_for(registry)
+    pool = client.connection_pool if sentinel_managed(client) else None
+    logger = logger or structlog.get_logger("token_blacklist")
+    link = CacheLink(client, prefix, state, metrics=metrics, logger=logger, sentinel_pool=pool)
+    link.start()
+    return CachingTransport(transport, link, metrics)
+
+
+def async_check_cache(
+    transport: Any, client: Any, config: CheckCache | None, *, prefix: str,
+    registry: CollectorRegistry | None, logger: Any,
+) -> Any:  # fmt: skip
+    """As :func:`sync_check_cache`; the link's task starts with the first check."""
+    if config is None:
+        return transport
+    state = CacheState(_checked(config, client))
+    metrics = cache_metrics_for(registry)
+    pool = client.connection_pool if sentinel_managed(client) else None
+    logger = logger or structlog.get_logger("token_blacklist")
+    link = AsyncCacheLink(client, prefix, state, metrics=metrics, logger=logger, sentinel_pool=pool)
+    return AsyncCachingTransport(transport, link, metrics)

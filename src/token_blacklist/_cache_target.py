@@ -1,0 +1,143 @@
+"""Where and how the check cache's invalidation link connects, for both flavours.
+
+The link is a connection of its own (RESP3, ``CLIENT TRACKING ON BCAST``), never one of the
+client's pooled connections: it lives as long as the cache, reads push messages the
+client's parser would not expect, and must not be handed to a call. It connects to the
+same server with the same credentials and TLS settings as the client (``get_connection_kwargs``),
+or, for a Sentinel-managed client, to the master the Sentinels name, re-asked every second.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from ._core.commands import pack_command
+
+__all__ = ["CacheMetrics", "LinkTarget", "cache_metrics_for", "handshake", "target_of"]
+
+PING = pack_command("PING")
+LINK_NAME = "token_blacklist:check_cache"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    host: str
+    port: int
+    path: str | None
+    username: str | None
+    password: str | None
+    ssl_context: ssl.SSLContext | None
+    server_hostname: str | None
+    connect_timeout: float
+
+
+def _ssl_context(kwargs: dict[str, Any]) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=kwargs.get("ssl_ca_certs"))
+    if kwargs.get("ssl_ca_path"):
+        context.load_verify_locations(capath=kwargs["ssl_ca_path"])
+    if kwargs.get("ssl_certfile"):
+        context.load_cert_chain(
+            kwargs["ssl_certfile"], kwargs.get("ssl_keyfile"), kwargs.get("ssl_password")
+        )
+    requirements = kwargs.get("ssl_cert_reqs", "required")
+    if requirements in ("none", ssl.CERT_NONE) or requirements is None:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context.check_hostname = bool(kwargs.get("ssl_check_hostname", True))
+    return context
+
+
+def target_of(client: Any, address: tuple[str, int] | None = None) -> LinkTarget:
+    """The link's target for ``client`` (``address``: a Sentinel's current master)."""
+    kwargs: dict[str, Any] = dict(client.get_connection_kwargs())
+    pool = getattr(client, "connection_pool", None)
+    connection_class = getattr(pool, "connection_class", None)
+    uses_tls = "ssl_ca_certs" in kwargs or "SSL" in getattr(connection_class, "__name__", "")
+    provider = kwargs.get("credential_provider")
+    username, password = kwargs.get("username"), kwargs.get("password")
+    if provider is not None:
+        credentials = provider.get_credentials()
+        username, password = credentials if len(credentials) == 2 else (None, credentials[0])
+    host, port = address or (kwargs.get("host", "localhost"), int(kwargs.get("port", 6379)))
+    return LinkTarget(
+        host=host,
+        port=port,
+        path=kwargs.get("path"),
+        username=username,
+        password=password,
+        ssl_context=_ssl_context(kwargs) if uses_tls else None,
+        server_hostname=host if uses_tls else None,
+        connect_timeout=float(kwargs.get("socket_connect_timeout") or 2.0),
+    )
+
+
+def handshake(target: LinkTarget, prefix: str) -> bytes:
+    """``HELLO 3`` (with AUTH and a name for CLIENT LIST) and ``CLIENT TRACKING ON BCAST``."""
+    hello: list[str] = ["HELLO", "3"]
+    if target.password is not None:
+        hello += ["AUTH", target.username or "default", target.password]
+    hello += ["SETNAME", LINK_NAME.replace(":", "-")]
+    return pack_command(*hello) + pack_command(
+        "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", prefix
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CacheMetrics:
+    """Children pre-bound: a hit costs one counter increment."""
+
+    hit: Any
+    miss: Any
+    bypass: Any
+    link_up: Any
+    heartbeat: Any
+    links_lost: Any
+
+
+_by_registry: dict[int, tuple[CollectorRegistry, CacheMetrics]] = {}
+
+
+def cache_metrics_for(registry: CollectorRegistry | None) -> CacheMetrics:
+    target = REGISTRY if registry is None else registry
+    found = _by_registry.get(id(target))
+    if found is not None and found[0] is target:
+        return found[1]
+    checks = Counter(
+        "token_blacklist_check_cache",
+        "Checks by where the answer came from: hit (memory), miss (Redis, then stored), "
+        "bypass (Redis: the invalidation link was not known fresh).",
+        ["result"],
+        registry=target,
+    )
+    link_up = Gauge(
+        "token_blacklist_check_cache_link_up",
+        "1 while the check cache's invalidation link is connected and tracking.",
+        registry=target,
+    )
+    heartbeat = Histogram(
+        "token_blacklist_check_cache_heartbeat_seconds",
+        "Round trip of the invalidation link's heartbeat: how late an invalidation can be "
+        "known to have arrived.",
+        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        registry=target,
+    )
+    lost = Counter(
+        "token_blacklist_check_cache_link_losses",
+        "Times the invalidation link was lost or in doubt (the cache was emptied).",
+        registry=target,
+    )
+    metrics = CacheMetrics(
+        checks.labels("hit"),
+        checks.labels("miss"),
+        checks.labels("bypass"),
+        link_up,
+        heartbeat,
+        lost,
+    )
+    _by_registry[id(target)] = (target, metrics)
+    return metrics
