@@ -1,0 +1,113 @@
+"""The check cache's state machine and RESP3 reader, without I/O: the rules that make an
+answer from memory safe, each shown to hold (and to matter) deterministically."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from token_blacklist import CheckCache
+from token_blacklist._core.check_cache import NEED_DATA, CacheState, Push, Resp3Reader, RespError
+
+
+def fresh_state(**settings: float) -> CacheState:
+    state = CacheState(CheckCache(**settings))  # type: ignore[arg-type]
+    state.connected()
+    state.heartbeat(time.monotonic())
+    return state
+
+
+def test_nothing_is_served_before_a_heartbeat_nor_after_the_bound():
+    state = CacheState(CheckCache(max_staleness=0.05))
+    state.connected()
+    ticket = state.ticket()
+    assert state.put(ticket, ["k"], [0])
+    assert state.get(["k"]) is None  # tracking on, but no heartbeat answered yet
+    state.heartbeat(time.monotonic())
+    assert state.get(["k"]) == [0]
+    time.sleep(0.06)
+    assert state.get(["k"]) is None  # the last answered heartbeat is older than the bound
+
+
+def test_a_read_overtaken_by_its_keys_invalidation_is_not_stored():
+    state = fresh_state()
+    ticket = state.ticket()  # the read of "k" starts
+    state.invalidate(["k"])  # "k" is revoked meanwhile; the read may have seen the old value
+    assert not state.put(ticket, ["k"], [0])
+    assert state.get(["k"]) is None
+
+
+def test_other_keys_invalidations_do_not_prevent_storing():
+    state = fresh_state()
+    ticket = state.ticket()
+    state.invalidate(["other", "another"])
+    assert state.put(ticket, ["k"], [1])
+    assert state.get(["k"]) == [1]
+
+
+def test_a_flush_or_too_many_invalidations_during_a_read_prevent_storing():
+    state = fresh_state()
+    ticket = state.ticket()
+    state.invalidate(None)
+    assert not state.put(ticket, ["k"], [0])
+    ticket = state.ticket()
+    state.invalidate([f"x{i}" for i in range(5000)])  # more than the state remembers
+    assert not state.put(ticket, ["k"], [0])
+
+
+def test_a_new_link_or_a_lost_one_empties_and_refuses_older_reads():
+    state = fresh_state()
+    assert state.put(state.ticket(), ["k"], [0])
+    ticket = state.ticket()
+    state.lost()
+    assert state.get(["k"]) is None and len(state) == 0
+    state.connected()
+    state.heartbeat(time.monotonic())
+    assert not state.put(ticket, ["k"], [0])  # read before the new link: not trusted
+    assert state.get(["k"]) is None
+
+
+def test_invalidation_removes_the_entry_and_lru_bounds_memory():
+    state = fresh_state(max_entries=3)
+    for key in "abcd":
+        assert state.put(state.ticket(), [key], [0])
+    assert len(state) == 3 and state.get(["a"]) is None  # the least recently used went
+    assert state.get(["b"]) == [0]
+    state.put(state.ticket(), ["e"], [0])
+    assert state.get(["b"]) == [0] and state.get(["c"]) is None  # "b" was used: "c" went
+    state.invalidate(["b"])
+    assert state.get(["b"]) is None
+
+
+def test_every_key_of_a_check_must_be_cached():
+    state = fresh_state()
+    state.put(state.ticket(), ["token"], [0])
+    assert state.get(["token", "nbf"]) is None
+    state.put(state.ticket(), ["token", "nbf"], [0, b"1700000000"])
+    assert state.get(["token", "nbf"]) == [0, b"1700000000"]
+
+
+def test_resp3_reader_handles_pushes_replies_and_split_input():
+    wire = (
+        b">2\r\n$10\r\ninvalidate\r\n*2\r\n$3\r\nk:1\r\n$3\r\nk:2\r\n"
+        b"+PONG\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n-NOPERM no\r\n"
+        b"%1\r\n+server\r\n+redis\r\n:7\r\n,1.5\r\n#t\r\n"
+    )
+    reader = Resp3Reader()
+    got = []
+    for byte in range(len(wire)):  # one byte at a time: every partial message waits
+        reader.feed(wire[byte : byte + 1])
+        while (message := reader.gets()) is not NEED_DATA:
+            got.append(message)
+    assert isinstance(got[0], Push) and got[0] == [b"invalidate", [b"k:1", b"k:2"]]
+    assert got[1] == b"PONG"
+    assert got[2] == [b"invalidate", None]
+    assert isinstance(got[3], RespError) and str(got[3]) == "NOPERM"  # the code, not the text
+    assert got[4:] == [{b"server": b"redis"}, 7, 1.5, True]
+
+
+@pytest.mark.parametrize("settings", [{"max_staleness": 100}, {"heartbeat": 0.06}])
+def test_settings_out_of_range(settings):
+    with pytest.raises(ValueError):
+        CheckCache(**settings)  # type: ignore[arg-type]
