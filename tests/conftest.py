@@ -85,12 +85,22 @@ class Harness:
     """Runs one library call through the sync or the async client, so that every test
     proves both shells. Each call gets a fresh client, closed afterwards. ``fast_path``
     picks the transport (hand-packed wire chunks, or redis-py pipelines), so every test
-    proves both of those too."""
+    proves both of those too. ``trace_round_trips``: True traces the fast path's round
+    trips (the call's span is current while it runs); ``"auto"``, the default, without
+    redis-py instrumentation is the hot path (the call's span is made once it is over)."""
 
-    def __init__(self, mode: str, capture: TelemetryCapture, *, fast_path: bool = True) -> None:
+    def __init__(
+        self,
+        mode: str,
+        capture: TelemetryCapture,
+        *,
+        fast_path: bool = True,
+        trace_round_trips: bool | str = True,
+    ) -> None:
         self.mode = mode
         self.capture = capture
         self.fast_path = fast_path
+        self.trace_round_trips = trace_round_trips
 
     def call(
         self,
@@ -106,7 +116,7 @@ class Harness:
         kwargs = {
             **self.capture.kwargs(),
             "fast_path": self.fast_path,
-            "trace_round_trips": True,  # the fast path's own Redis spans, checked everywhere
+            "trace_round_trips": self.trace_round_trips,
             **options,
         }
         client_kwargs = client_kwargs or {}
@@ -139,7 +149,16 @@ class Harness:
         return self.call(server, "blacklist_tokens", hashes, ttl, **kw)
 
 
-@pytest.fixture(params=["sync", "async", "sync-pipeline", "async-pipeline"])
+@pytest.fixture(
+    params=["sync", "async", "sync-pipeline", "async-pipeline", "sync-hot", "async-hot"]
+)
 def harness(request: pytest.FixtureRequest, capture: TelemetryCapture) -> Harness:
+    """Each shell on the fast path with its round trips traced, on redis-py pipelines, and
+    on the hot path (the defaults: no Redis span, the call's span made once it is over)."""
     mode, _, transport = request.param.partition("-")
-    return Harness(mode, capture, fast_path=transport != "pipeline")
+    return Harness(
+        mode,
+        capture,
+        fast_path=transport != "pipeline",
+        trace_round_trips="auto" if transport == "hot" else True,
+    )

@@ -101,3 +101,71 @@ def test_other_pools_take_their_own_methods(
 
 def redis_server_auth(server: RedisServer) -> dict[str, object]:
     return server._probe_auth()
+
+
+class RequestTimeout(Exception):
+    """What a web server's signal handler raises into a request that ran too long."""
+
+
+def test_an_interrupt_between_send_and_read_never_leaves_replies_in_the_pool(
+    make_server, capture
+) -> None:
+    """The hot path (default options): an exception raised by a signal handler while the
+    SETs are on the wire and the replies unread. The connection is dropped, never handed
+    back with the replies pending; the call's span says what escaped, by class only."""
+    import signal
+
+    server = make_server()
+    client = server.client(socket_timeout=5)
+    blacklist = TokenBlacklist(client, **capture.kwargs())
+    client.ping()
+    hashes = random_hashes(2)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise RequestTimeout
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    server.pause()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(RequestTimeout):
+            blacklist.blacklist_tokens(hashes, 60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        server.resume()
+    # Redis answers the two SETs once resumed: a pooled connection with them unread
+    # would hand "+OK" to the next command.
+    assert client.echo("mine") == b"mine"
+    assert blacklist.is_blacklisted(hashes[0]) is True  # the SETs did reach Redis
+    assert not client.connection_pool._in_use_connections
+    [span] = capture.spans("token_blacklist.blacklist_tokens")
+    assert span.attributes["error.type"] == "RequestTimeout"
+    assert span.attributes["token_blacklist.requested"] == 2
+    assert span.status.status_code.name == "ERROR"
+    client.close()
+
+
+def test_a_cancelled_hot_path_check_leaves_no_reply_behind(make_server, capture) -> None:
+    server = make_server()
+
+    async def run() -> None:
+        client = server.async_client()
+        blacklist = AsyncTokenBlacklist(client, **capture.kwargs())
+        await client.ping()
+        server.pause()
+        try:
+            task = asyncio.ensure_future(blacklist.is_blacklisted(random_hashes(1)[0]))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            server.resume()
+        assert await client.echo("mine") == b"mine"
+        assert not client.connection_pool._in_use_connections
+        await client.aclose()
+
+    asyncio.run(run())
+    [span] = capture.spans("token_blacklist.check")
+    assert span.attributes["error.type"] == "CancelledError"

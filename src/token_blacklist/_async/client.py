@@ -10,8 +10,8 @@ blocking client in ``_sync`` is generated from it by ``scripts/unasync.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 import redis.asyncio
 from opentelemetry.trace import TracerProvider
@@ -22,7 +22,7 @@ from .._cache_links import async_check_cache
 from .._cluster import server_map
 from .._core.check_cache import CheckCache
 from .._core.commands import CheckTokenAndSubject, ExistsTokens
-from .._core.protocol import Reply, Request, answer_check, blacklist_protocol, interpret_check
+from .._core.protocol import Reply, answer_check, interpret_check
 from .._core.stream import DEFAULT_BATCH_SIZE, StreamTally, check_batch_size
 from .._core.subjects import (
     interpret_subject_check,
@@ -31,29 +31,14 @@ from .._core.subjects import (
     revoke_all_protocol,
 )
 from .._core.validation import BlacklistPlan, TtlSpec, plan_blacklist, plan_check, validate_hash
-from .._io import async_hooks as hooks
 from .._observability.round_trips import RoundTripTracing
 from .._observability.telemetry import BLACKLIST_SPAN, CHECK_SPAN, REVOKE_ALL_SPAN
 from .._options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
-from .._transports import AsyncTransport, async_transport_for
+from .._transports import async_transport_for
 from ..results import BlacklistResult, RevokeAllResult
+from .hot import AsyncHotPath, drive
 
 __all__ = ["AsyncTokenBlacklist"]
-
-T = TypeVar("T")
-
-
-async def drive(protocol: Generator[Request, Reply, T], transport: AsyncTransport) -> T:
-    """Run a protocol generator of the core to its end: wait, send, hand back the replies."""
-    try:
-        request = next(protocol)
-        while True:
-            if request.delay:
-                await hooks.sleep(request.delay)
-            request = protocol.send(await transport.round_trip(request.commands))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
 
 
 class AsyncTokenBlacklist:
@@ -119,6 +104,7 @@ class AsyncTokenBlacklist:
             self._transport, redis_client, check_cache,
             prefix=self._core.key_prefix, registry=registry, logger=logger,
         )  # fmt: skip
+        self._hot = AsyncHotPath(self._core, self._transport, self._server_of)
 
     async def aclose(self) -> None:
         """Stop the ``check_cache`` link (if any); the Redis client stays open (it is yours)."""
@@ -135,6 +121,8 @@ class AsyncTokenBlacklist:
         """
         core = self._core
         started = time.perf_counter()
+        if self._hot.wire() is not None:  # nothing needs the call's span current
+            return await self._hot.blacklist(token_hashes, ttl, started)
         with core.telemetry.span(BLACKLIST_SPAN, {}) as span:
             try:
                 plan = plan_blacklist(token_hashes, ttl)
@@ -192,6 +180,9 @@ class AsyncTokenBlacklist:
         """
         core = self._core
         started = time.perf_counter()
+        wire = self._hot.wire()
+        if wire is not None:  # nothing needs the call's span current
+            return await self._hot.check(wire, token_hash, subject, issued_at, started)
         with core.telemetry.span(CHECK_SPAN, {}) as span:
             try:
                 hashes = [validate_hash(token_hash)]
@@ -269,8 +260,4 @@ class AsyncTokenBlacklist:
         return answer_check(outcome, core.on_check_error)
 
     async def _blacklist(self, plan: BlacklistPlan) -> BlacklistResult:
-        core = self._core
-        protocol = blacklist_protocol(
-            plan, core.chunk_size, core.retry, self._server_of, key_prefix=core.key_prefix
-        )
-        return await drive(protocol, self._transport)
+        return await self._hot.run(plan)

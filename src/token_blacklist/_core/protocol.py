@@ -10,7 +10,7 @@ lives here, the sync, async and cluster paths cannot drift apart.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator, Hashable, Sequence
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -34,6 +34,7 @@ __all__ = [
     "Request",
     "RetryPolicy",
     "SendChunk",
+    "acknowledged",
     "answer_check",
     "blacklist_protocol",
     "interpret_check",
@@ -215,6 +216,24 @@ def blacklist_protocol(
         failures=MappingProxyType(failures),
         chunks=chunks,
         round_trips=round_trips,
+    )
+
+
+_NO_FAILURES: Mapping[str, FailureReason] = MappingProxyType({})
+
+
+def acknowledged(plan: BlacklistPlan, reply: Reply) -> BlacklistResult | None:
+    """The result of a plan sent whole as the first chunk of :func:`blacklist_protocol`
+    (it fits one chunk) when Redis acknowledged every ``SET``; None otherwise, and the
+    protocol decides from the same reply (fed to it as the reply of its first request).
+
+    The common case of every logout, without a generator step or a dict per call.
+    """
+    count = len(plan.hashes)
+    if isinstance(reply, BaseException) or not _all_acknowledged(reply, count):
+        return None
+    return BlacklistResult(
+        requested=count, succeeded=count, failures=_NO_FAILURES, chunks=1, round_trips=1
     )
 
 

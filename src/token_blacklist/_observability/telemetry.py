@@ -11,117 +11,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Final
 
-import structlog
 from opentelemetry import trace
-from opentelemetry.trace import (
-    NonRecordingSpan,
-    NoOpTracerProvider,
-    ProxyTracerProvider,
-    Span,
-    SpanKind,
-    Status,
-    StatusCode,
-    TracerProvider,
-)
-from prometheus_client import CollectorRegistry
+from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode
 
-from .. import __about__
-from .._core.protocol import CheckOutcome
 from ..results import BlacklistResult, FailureReason, RevokeAllResult
-from .log_context import exemplar, no_exemplar, trace_fields
-from .metrics import (
-    CHECK_RESULTS,
-    OPERATION_OUTCOMES,
-    OPERATIONS,
-    exemplars_supported,
-    metrics_for,
-)
-from .nodes import collect_nodes, current_node_fields
+from .log_context import trace_fields
+from .nodes import collect_nodes
+from .recorder import BLACKLIST_SPAN, CHECK_SPAN, LOGGER_NAME, Recorder
 from .round_trips import AttributeValue, RoundTripSpans, RoundTripTracing, record_crash
 
 __all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "REVOKE_ALL_SPAN", "Telemetry"]
 
-LOGGER_NAME: Final = "token_blacklist"
-BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
-CHECK_SPAN: Final = "token_blacklist.check"
 REVOKE_ALL_SPAN: Final = "token_blacklist.revoke_all"
 
-_LOG_LEVELS: Final = {
-    "success": logging.DEBUG,
-    "partial": logging.WARNING,
-    "failure": logging.ERROR,
-}
 
-
-def _record_nodes(span: Span) -> dict[str, int | list[str]]:
-    """Cluster calls: how many nodes took part and which lost a round trip (by address)."""
-    fields = current_node_fields()
-    for name, value in fields.items():
-        span.set_attribute(f"token_blacklist.{name}", value)
-    return fields
-
-
-def _reason_fields(reasons: Mapping[FailureReason, int]) -> dict[str, int]:
-    return {reason.value: count for reason, count in reasons.items()}
-
-
-def _outcome(succeeded: int, failed: int) -> str:
-    if failed == 0:
-        return "success"
-    return "failure" if succeeded == 0 else "partial"
-
-
-class Telemetry:
-    """Tracer, pre-bound metric children and logger of one client."""
-
-    def __init__(
-        self,
-        *,
-        registry: CollectorRegistry | None,
-        tracer_provider: TracerProvider | None,
-        logger: Any,
-        server_attributes: Mapping[str, AttributeValue],
-    ) -> None:
-        self._tracer_provider = tracer_provider
-        self._tracer = trace.get_tracer(
-            LOGGER_NAME, __about__.__version__, tracer_provider=tracer_provider
-        )
-        self._logger = logger if logger is not None else structlog.get_logger(LOGGER_NAME)
-        self._default_logger = logger is None
-        self._base_attributes: dict[str, AttributeValue] = {
-            "db.system.name": "redis",
-            **server_attributes,
-        }
-        metrics = metrics_for(registry)
-        self._tokens_succeeded = metrics.tokens.labels("succeeded")
-        self._tokens_failed = metrics.tokens.labels("failed")
-        self._failures = {r: metrics.token_failures.labels(r.value) for r in FailureReason}
-        self._operations = {
-            (op, outcome): metrics.operations.labels(op, outcome)
-            for op in OPERATIONS
-            for outcome in OPERATION_OUTCOMES
-        }
-        self._duration = {op: metrics.duration.labels(op) for op in OPERATIONS}
-        self._batch_size = metrics.batch_size
-        self._checks = {r: metrics.checks.labels(r) for r in CHECK_RESULTS}
-        # Multiprocess mode drops exemplars silently: do not build them for nothing.
-        self._exemplar = exemplar if exemplars_supported() else no_exemplar
+class Telemetry(Recorder):
+    """The :class:`Recorder` of one client, with the call span's context manager and the
+    recordings of rejected input, interrupted streams and ``revoke_all``."""
 
     def round_trip_spans(self, mode: RoundTripTracing, client: object) -> RoundTripSpans | None:
         """The fast path's round-trip spans for ``trace_round_trips=mode`` (see
         :mod:`.round_trips`), through this client's tracer."""
         return RoundTripSpans.for_client(mode, client, self._tracer, self._base_attributes)
-
-    def _tracing(self) -> bool:
-        """False while the tracer can only make non-recording spans: an explicit no-op
-        provider, or the global one while no SDK has been installed (checked per call:
-        an application may install its SDK after building the client)."""
-        provider = self._tracer_provider
-        if provider is None:
-            provider = trace.get_tracer_provider()
-        return not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
 
     @contextmanager
     def span(self, name: str, attributes: Mapping[str, AttributeValue]) -> Iterator[Span]:
@@ -155,6 +68,31 @@ class Telemetry:
                 record_crash(span, error)
                 raise
 
+    def finish_rejected(self, name: str, operation: str, error: Exception, opened: int) -> None:
+        """:meth:`record_rejected` for a call without a span of its own: its span carries
+        the error's class, as the span of :meth:`span` does when the error escapes it."""
+        error_type = type(error).__qualname__
+        span = self.finished_span(name, {"error.type": error_type}, opened)
+        if span is None:
+            self.record_rejected(operation, error, trace.get_current_span())
+            return
+        try:
+            span.set_status(Status(StatusCode.ERROR, error_type))
+            with trace.use_span(span, record_exception=False, set_status_on_exception=False):
+                self.record_rejected(operation, error, span)
+        finally:
+            span.end()
+
+    def finish_crashed(
+        self, name: str, error: BaseException, opened: int, attributes: Mapping[str, int]
+    ) -> None:
+        """An unexpected exception (a cancellation, an interrupt, a bug) escaped a call
+        without a span of its own: its span says so by class, as :meth:`span` does."""
+        span = self.finished_span(name, attributes, opened)
+        if span is not None:
+            record_crash(span, error)
+            span.end()
+
     def record_rejected(self, operation: str, error: Exception, span: Span | None = None) -> None:
         """Input was refused before any command was sent."""
         self._operations[(operation, "rejected")].inc()
@@ -178,128 +116,6 @@ class Telemetry:
             self.record_blacklist(span, partial, duration)
         if isinstance(error, TypeError | ValueError):
             self.record_rejected("blacklist", error, span)
-
-    def _logs(self, level: int) -> bool:
-        """Whether an event at ``level`` would be emitted (its fields are built only then).
-
-        Unconfigured structlog prints every level, debug included, to stdout. A library
-        must not flood an application that configured nothing, nor configure logging for
-        it: with the default logger and structlog unconfigured, only warnings and errors
-        are emitted, as the stdlib's last-resort handler does. An injected or configured
-        logger decides for itself through ``is_enabled_for`` when it has one.
-        """
-        if self._default_logger and not structlog.is_configured():
-            return level >= logging.WARNING
-        is_enabled_for = getattr(self._logger, "is_enabled_for", None)
-        return True if is_enabled_for is None else bool(is_enabled_for(level))
-
-    def record_blacklist(self, span: Span, result: BlacklistResult, duration: float) -> None:
-        """Span attributes, metrics and the log event of a finished blacklist call."""
-        failed = result.failed
-        reasons = result.reasons if failed else {}
-        attributes: dict[str, AttributeValue] = {
-            "token_blacklist.requested": result.requested,
-            "token_blacklist.succeeded": result.succeeded,
-            "token_blacklist.failed": failed,
-            "token_blacklist.chunks": result.chunks,
-            "token_blacklist.round_trips": result.round_trips,
-        }
-        for reason, count in reasons.items():
-            attributes[f"token_blacklist.failures.{reason.value}"] = count
-        outcome = _outcome(result.succeeded, failed)
-        if failed:
-            attributes["error.type"] = next(iter(reasons)).value
-        span.set_attributes(attributes)
-        if failed:
-            span.set_status(Status(StatusCode.ERROR, result.describe()))
-
-        if result.succeeded:
-            self._tokens_succeeded.inc(result.succeeded)
-        if failed:
-            self._tokens_failed.inc(failed)
-            for reason, count in reasons.items():
-                self._failures[reason].inc(count)
-        self._operations[("blacklist", outcome)].inc()
-        self._duration["blacklist"].observe(duration, self._exemplar(span))
-        self._batch_size.observe(result.requested)
-
-        node_fields = _record_nodes(span)
-        if not self._logs(_LOG_LEVELS[outcome]):
-            return  # the common success event at debug: no fields built for nobody
-        fields = {
-            "requested": result.requested,
-            "succeeded": result.succeeded,
-            "failed": failed,
-            "reasons": _reason_fields(reasons),
-            "chunks": result.chunks,
-            "duration_ms": round(duration * 1000, 3),
-            **node_fields,
-            **trace_fields(span),
-        }
-        if outcome == "success":
-            self._logger.debug("token_blacklist.blacklisted", **fields)
-        elif outcome == "partial":
-            self._logger.warning("token_blacklist.partial_failure", **fields)
-        else:
-            self._logger.error("token_blacklist.failure", **fields)
-
-    def record_check(
-        self,
-        span: Span,
-        checked: int,
-        outcome: CheckOutcome,
-        policy: str,
-        duration: float,
-        *,
-        subject_revoked: bool | None = None,
-    ) -> None:
-        """Span attributes, metrics and (on errors) the log event of a finished check.
-
-        ``subject_revoked`` (subject-aware checks only): whether the subject's not-before,
-        rather than the token's own key, is what blacklisted the token.
-        """
-        errors = len(outcome.errors)
-        blacklisted = len(outcome.blacklisted)
-        answered = checked - errors
-        node_fields = _record_nodes(span)
-        attributes: dict[str, AttributeValue] = {
-            "token_blacklist.checked": checked,
-            "token_blacklist.blacklisted": blacklisted,
-            "token_blacklist.check_errors": errors,
-        }
-        if subject_revoked is not None:
-            attributes["token_blacklist.subject_revoked"] = subject_revoked
-        op_outcome = _outcome(answered, errors)
-        if errors:
-            counts: dict[FailureReason, int] = {}
-            for reason in outcome.errors.values():
-                counts[reason] = counts.get(reason, 0) + 1
-            dominant = max(counts, key=counts.__getitem__)
-            attributes["error.type"] = dominant.value
-            attributes["token_blacklist.on_check_error"] = policy
-            span.set_attributes(attributes)
-            span.set_status(Status(StatusCode.ERROR, f"{errors} of {checked} checks failed"))
-            self._checks["error"].inc(errors)
-        else:
-            span.set_attributes(attributes)
-        if blacklisted:
-            self._checks["blacklisted"].inc(blacklisted)
-        if answered - blacklisted:
-            self._checks["not_blacklisted"].inc(answered - blacklisted)
-        self._operations[("check", op_outcome)].inc()
-        self._duration["check"].observe(duration, self._exemplar(span))
-        if errors:
-            log = self._logger.error if op_outcome == "failure" else self._logger.warning
-            log(
-                "token_blacklist.check_failed",
-                checked=checked,
-                errors=errors,
-                reasons=_reason_fields(counts),
-                policy=policy,
-                duration_ms=round(duration * 1000, 3),
-                **node_fields,
-                **trace_fields(span),
-            )
 
     def record_revoke_all(self, span: Span, result: RevokeAllResult, duration: float) -> None:
         """Span attributes, metrics and the log event of a finished ``revoke_all``.

@@ -12,8 +12,8 @@ blocking client in ``_sync`` is generated from it by ``scripts/unasync.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 import redis
 from opentelemetry.trace import TracerProvider
@@ -24,7 +24,7 @@ from .._cache_links import sync_check_cache
 from .._cluster import server_map
 from .._core.check_cache import CheckCache
 from .._core.commands import CheckTokenAndSubject, ExistsTokens
-from .._core.protocol import Reply, Request, answer_check, blacklist_protocol, interpret_check
+from .._core.protocol import Reply, answer_check, interpret_check
 from .._core.stream import DEFAULT_BATCH_SIZE, StreamTally, check_batch_size
 from .._core.subjects import (
     interpret_subject_check,
@@ -33,29 +33,14 @@ from .._core.subjects import (
     revoke_all_protocol,
 )
 from .._core.validation import BlacklistPlan, TtlSpec, plan_blacklist, plan_check, validate_hash
-from .._io import sync_hooks as hooks
 from .._observability.round_trips import RoundTripTracing
 from .._observability.telemetry import BLACKLIST_SPAN, CHECK_SPAN, REVOKE_ALL_SPAN
 from .._options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
-from .._transports import Transport, sync_transport_for
+from .._transports import sync_transport_for
 from ..results import BlacklistResult, RevokeAllResult
+from .hot import HotPath, drive
 
 __all__ = ["TokenBlacklist"]
-
-T = TypeVar("T")
-
-
-def drive(protocol: Generator[Request, Reply, T], transport: Transport) -> T:
-    """Run a protocol generator of the core to its end: wait, send, hand back the replies."""
-    try:
-        request = next(protocol)
-        while True:
-            if request.delay:
-                hooks.sleep(request.delay)
-            request = protocol.send(transport.round_trip(request.commands))
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
 
 
 class TokenBlacklist:
@@ -119,6 +104,7 @@ class TokenBlacklist:
             self._transport, redis_client, check_cache,
             prefix=self._core.key_prefix, registry=registry, logger=logger,
         )  # fmt: skip
+        self._hot = HotPath(self._core, self._transport, self._server_of)
 
     def close(self) -> None:
         """Stop the ``check_cache`` link (if any); the Redis client stays open (it is yours)."""
@@ -135,6 +121,8 @@ class TokenBlacklist:
         """
         core = self._core
         started = time.perf_counter()
+        if self._hot.wire() is not None:  # nothing needs the call's span current
+            return self._hot.blacklist(token_hashes, ttl, started)
         with core.telemetry.span(BLACKLIST_SPAN, {}) as span:
             try:
                 plan = plan_blacklist(token_hashes, ttl)
@@ -192,6 +180,9 @@ class TokenBlacklist:
         """
         core = self._core
         started = time.perf_counter()
+        wire = self._hot.wire()
+        if wire is not None:  # nothing needs the call's span current
+            return self._hot.check(wire, token_hash, subject, issued_at, started)
         with core.telemetry.span(CHECK_SPAN, {}) as span:
             try:
                 hashes = [validate_hash(token_hash)]
@@ -267,8 +258,4 @@ class TokenBlacklist:
         return answer_check(outcome, core.on_check_error)
 
     def _blacklist(self, plan: BlacklistPlan) -> BlacklistResult:
-        core = self._core
-        protocol = blacklist_protocol(
-            plan, core.chunk_size, core.retry, self._server_of, key_prefix=core.key_prefix
-        )
-        return drive(protocol, self._transport)
+        return self._hot.run(plan)
