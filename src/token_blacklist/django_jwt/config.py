@@ -15,14 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt import settings as simplejwt_settings
 
 from .._async.client import AsyncTokenBlacklist
 from .._sync.client import TokenBlacklist
 from ..settings import BlacklistSettings, SharedBlacklist
 from ..web import RevocationRules
 
-__all__ = ["SHARED", "aclient", "client", "jti_claim", "load_settings", "rules"]
+__all__ = ["SHARED", "aclient", "client", "jti_claim", "jwt_settings", "load_settings", "rules"]
 
 
 def seconds(value: Any) -> int:
@@ -34,8 +34,15 @@ def seconds(value: Any) -> int:
     return 0
 
 
+def jwt_settings() -> Any:
+    """SimpleJWT's settings as they are now (overriding ``SIMPLE_JWT`` replaces the object:
+    a name imported from its module would keep the old one)."""
+    return simplejwt_settings.api_settings
+
+
 def load_settings() -> BlacklistSettings:
     """``settings.TOKEN_BLACKLIST`` validated, with SimpleJWT's values as defaults."""
+    api_settings = jwt_settings()
     longest = max(
         seconds(api_settings.ACCESS_TOKEN_LIFETIME),
         seconds(api_settings.REFRESH_TOKEN_LIFETIME),
@@ -69,7 +76,7 @@ def rules() -> RevocationRules:
 
 
 def jti_claim() -> str:
-    return str(api_settings.JTI_CLAIM or "jti")
+    return str(jwt_settings().JTI_CLAIM or "jti")
 
 
 def _reset(*, setting: str, **_: Any) -> None:

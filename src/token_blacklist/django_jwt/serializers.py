@@ -16,9 +16,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt import serializers as simplejwt
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import UntypedToken
 
+from . import config
 from .tokens import RefreshToken, SlidingToken, check_token
 
 __all__ = [
@@ -49,7 +49,7 @@ class TokenRefreshSerializer(simplejwt.TokenRefreshSerializer):
         refresh = self.token_class(attrs["refresh"])  # verified and checked
         self._check_user(refresh)
         data = {"access": str(refresh.access_token)}
-        if api_settings.ROTATE_REFRESH_TOKENS:
+        if config.jwt_settings().ROTATE_REFRESH_TOKENS:
             refresh.blacklist()  # RevocationUnavailable (503) when not confirmed
             refresh.set_jti()
             refresh.set_exp()
@@ -59,6 +59,7 @@ class TokenRefreshSerializer(simplejwt.TokenRefreshSerializer):
 
     def _check_user(self, refresh: RefreshToken) -> None:
         """SimpleJWT's: the token's user must still pass ``USER_AUTHENTICATION_RULE``."""
+        api_settings = config.jwt_settings()
         user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
         if not user_id:
             return

@@ -25,7 +25,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt import tokens as simplejwt
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings
 
 from ..logout import HttpAnswer, check_failed_answer
 from ..web import Presented, Verdict, acheck, alogout, check, logout
@@ -200,6 +199,7 @@ class SlidingToken(BlacklistMixin, simplejwt.SlidingToken):  # type: ignore[misc
     until the last copy of it can expire: its refresh limit plus one sliding lifetime."""
 
     def revocation_claims(self) -> Mapping[str, Any]:
+        api_settings = config.jwt_settings()
         refresh_exp = self.payload.get(api_settings.SLIDING_TOKEN_REFRESH_EXP_CLAIM)
         exp = self.payload.get("exp")
         if isinstance(refresh_exp, int | float) and isinstance(exp, int | float):

@@ -22,7 +22,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.settings import api_settings
 
 from ..logout import HttpAnswer
 from ..web import logout, logout_everywhere
@@ -49,7 +48,7 @@ class LogoutView(APIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         access = request.auth
         refresh = self.refresh_token(request)
-        claim = api_settings.USER_ID_CLAIM
+        claim = config.jwt_settings().USER_ID_CLAIM
         if refresh is not None and refresh.get(claim) != access.get(claim):
             return response(HttpAnswer(400, {"detail": "the tokens belong to different subjects"}))
         tokens = [presented(access)] + ([] if refresh is None else [presented(refresh)])
