@@ -31,7 +31,7 @@ def setup(tracer_provider: Any = None, *, level: int = logging.INFO) -> None:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
         tracer_provider = TracerProvider()
-        tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(sys.stderr)))
+        tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     trace.set_tracer_provider(tracer_provider)  # the library's spans go there too
     DjangoInstrumentor().instrument(tracer_provider=tracer_provider)
     RedisInstrumentor().instrument(tracer_provider=tracer_provider)
