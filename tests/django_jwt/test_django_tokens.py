@@ -4,12 +4,15 @@ tokens, SimpleJWT's own AccessToken still checked, async views, start-up validat
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import redis
 from django.apps import apps
+from rest_framework.test import APIClient
 from rest_framework_simplejwt import authentication as simplejwt_authentication
+from rest_framework_simplejwt import serializers as simplejwt_serializers
 from rest_framework_simplejwt import tokens as simplejwt_tokens
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -17,11 +20,16 @@ from rest_framework_simplejwt.settings import api_settings
 from assertions import PREFIX
 from token_blacklist import hash_token
 from token_blacklist.django_jwt import config
-from token_blacklist.django_jwt.tokens import AccessToken, SlidingToken
+from token_blacklist.django_jwt.tokens import (
+    AccessToken,
+    RefreshToken,
+    RevocationUnavailable,
+    SlidingToken,
+)
 from token_blacklist.server import RedisServer
 from web.app_harness import WebCapture
 
-from .conftest import AppFactory, bearer, example_settings, login
+from .conftest import AppFactory, bearer, claims_of, example_settings, login
 
 
 def test_a_revoked_sliding_token_stays_revoked_as_long_as_a_refreshed_copy_lives(
@@ -98,3 +106,49 @@ def test_defaults_come_from_simplejwt_settings(redis_server: RedisServer, settin
     refresh = int(example_settings.REFRESH_LIFETIME.total_seconds())
     assert rules.max_token_lifetime == refresh + example_settings.VERIFY_LEEWAY
     assert config.client() is config.client()  # built once
+
+
+def test_simplejwt_own_rotation_cannot_swallow_our_failure(
+    make_server: Any, monkeypatch: pytest.MonkeyPatch, django_app: AppFactory, make_user: Any
+) -> None:
+    """SimpleJWT's serializer calls ``refresh.blacklist()`` inside ``except AttributeError``:
+    ours raises RevocationUnavailable instead, so even that path issues no new pair."""
+    server = make_server()
+    django_app(server.url, ON_CHECK_ERROR="allow")
+    monkeypatch.setattr(simplejwt_serializers.api_settings, "ROTATE_REFRESH_TOKENS", True)
+    monkeypatch.setattr(simplejwt_serializers.api_settings, "BLACKLIST_AFTER_ROTATION", True)
+
+    class Stock(simplejwt_serializers.TokenRefreshSerializer):  # type: ignore[misc]
+        token_class = RefreshToken
+
+    refresh = RefreshToken()
+    refresh["user_id"] = str(make_user("jack").id)  # SimpleJWT's: a missing user is a 500
+    server.stop()
+    serializer = Stock(data={"refresh": str(refresh)})
+    with pytest.raises(RevocationUnavailable) as refused:
+        serializer.is_valid()
+    assert refused.value.status_code == 503 and refused.value.wait == 5
+    assert refused.value.detail["not_revoked"] == 1
+
+
+def test_threads_share_one_client(
+    redis_server: RedisServer, admin: redis.Redis, django_app: AppFactory
+) -> None:
+    django_app(redis_server.url)
+    tokens = []
+    for number in range(24):
+        token = AccessToken()
+        token["user_id"] = f"98765{number:05d}"
+        tokens.append(str(token))
+    clients: set[int] = set()
+
+    def log_out(raw: str) -> int:
+        clients.add(id(config.client()))
+        answer = APIClient().post("/logout/", {}, format="json", **bearer(raw))
+        return int(answer.status_code)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(log_out, tokens))
+    assert statuses == [200] * len(tokens)
+    assert len(clients) == 1
+    assert all(admin.exists(f"{PREFIX}:{hash_token(claims_of(t)['jti'])}") for t in tokens)
