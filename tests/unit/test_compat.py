@@ -74,6 +74,10 @@ def test_the_connection_internals_of_the_fast_path() -> None:
         assert _has(type(connection), "send_packed_command", "read_response", "disconnect") == []
         assert callable(connection.retry.call_with_retry)
     assert "nowait" in inspect.signature(redis.asyncio.connection.Connection.disconnect).parameters
+    # async_hooks.send writes on the stream writer itself (no wait_for task per write).
+    asynchronous = redis.asyncio.connection.Connection()
+    assert hasattr(asynchronous, "_writer") and hasattr(asynchronous, "socket_timeout")
+    assert asynchronous.is_connected is False  # a property: then send_packed_command is used
     for pool in (redis.connection.ConnectionPool, redis.asyncio.connection.ConnectionPool):
         assert _has(pool, "get_connection", "release") == []
         assert hasattr(pool(), "connection_kwargs")  # _options reads server.address from it

@@ -91,7 +91,7 @@ async def _read_hiredis(conn: Any, parser: Any, count: int) -> list[object]:
 
 
 async def _exchange(conn: Any, payload: bytes, count: int) -> list[object]:
-    await conn.send_packed_command([payload])
+    await hooks.send(conn, payload)
     parser: Any = getattr(conn, "_parser", None)
     if hooks.hiredis_ready(parser):
         return await _read_hiredis(conn, parser, count)

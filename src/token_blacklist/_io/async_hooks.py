@@ -23,6 +23,7 @@ __all__ = [
     "get_connection",
     "hiredis_ready",
     "lean_pool",
+    "send",
     "sleep",
 ]
 
@@ -43,6 +44,34 @@ async def disconnect_now(conn: Any) -> None:
 def hiredis_ready(parser: Any) -> bool:
     """Whether the connection's parser is redis-py's hiredis one, connected."""
     return type(parser) is _HIREDIS and parser._reader is not None and parser._connected
+
+
+async def send(conn: Any, payload: bytes) -> None:
+    """``conn.send_packed_command([payload])``, minus the task ``asyncio.wait_for`` makes
+    for every write (a third of a round trip's loop work): the same ``socket_timeout``
+    bound on the drain through ``asyncio.timeout``, the same errors, the connection
+    dropped on any failure. A connection that must connect or run its health check first
+    takes redis-py's own method."""
+    writer = getattr(conn, "_writer", None)
+    if writer is None or not conn.is_connected or conn.health_check_interval:
+        await conn.send_packed_command([payload])
+        return
+    try:
+        writer.write(payload)
+        if conn.socket_timeout:
+            async with asyncio.timeout(conn.socket_timeout):
+                await writer.drain()
+        else:
+            await writer.drain()
+    except TimeoutError:
+        await conn.disconnect(nowait=True)
+        raise RedisTimeoutError("Timeout writing to socket") from None
+    except OSError as error:
+        await conn.disconnect(nowait=True)
+        raise RedisConnectionError(f"Error {error.errno} while writing to socket.") from error
+    except BaseException:
+        await conn.disconnect(nowait=True)  # part of the buffer may be sent: never reuse it
+        raise
 
 
 async def fill(conn: Any, parser: Any) -> None:

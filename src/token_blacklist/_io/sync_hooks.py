@@ -24,6 +24,7 @@ __all__ = [
     "get_connection",
     "hiredis_ready",
     "lean_pool",
+    "send",
     "sleep",
 ]
 
@@ -41,6 +42,12 @@ def disconnect_now(conn: Any) -> None:
 def hiredis_ready(parser: Any) -> bool:
     """Whether the connection's parser is redis-py's hiredis one, connected."""
     return type(parser) is _HIREDIS and parser._reader is not None
+
+
+def send(conn: Any, payload: bytes) -> None:
+    """``conn.send_packed_command([payload])`` (bounded by ``socket_timeout``; the
+    connection is dropped on any failure)."""
+    conn.send_packed_command([payload])
 
 
 def fill(conn: Any, parser: Any) -> None:

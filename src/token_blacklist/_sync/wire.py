@@ -93,7 +93,7 @@ def _read_hiredis(conn: Any, parser: Any, count: int) -> list[object]:
 
 
 def _exchange(conn: Any, payload: bytes, count: int) -> list[object]:
-    conn.send_packed_command([payload])
+    hooks.send(conn, payload)
     parser: Any = getattr(conn, "_parser", None)
     if hooks.hiredis_ready(parser):
         return _read_hiredis(conn, parser, count)

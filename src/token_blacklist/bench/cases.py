@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,10 +39,27 @@ def make_hashes(count: int, salt: int = 0) -> list[str]:
     return [format((i + salt * 10**9) * 0x9E3779B97F4A7C15 + salt, "064x") for i in range(count)]
 
 
-def logout_pairs(calls: int) -> list[tuple[str, str]]:
-    """The 2 hashes of each logout call (the same ones for every logout case)."""
-    hashes = make_hashes(2 * calls, salt=1)
+def logout_pairs(calls: int, salt: int = 1) -> list[tuple[str, str]]:
+    """The 2 hashes of each logout call."""
+    hashes = make_hashes(2 * calls, salt=salt)
     return list(zip(hashes[0::2], hashes[1::2], strict=True))
+
+
+class FreshPairs:
+    """New hashes for every round of one logout case (``renew`` is its untimed setup).
+
+    A logout revokes a token that was valid: its hash is new to Redis. Re-sending the
+    same hashes every round would measure re-revocations instead (``SET NX`` finds the
+    key, and the module lengthens its expiry in a second round trip, see ``_core``)."""
+
+    _salts = itertools.count(1000)
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+        self.pairs = logout_pairs(calls, next(self._salts))
+
+    def renew(self) -> None:
+        self.pairs = logout_pairs(self.calls, next(self._salts))
 
 
 def _module(client: Any, setup: str) -> TokenBlacklist:
@@ -73,33 +91,40 @@ def _in_loop(runner: asyncio.Runner, make: Callable[[], Any]) -> Callable[[], ob
 def logout_cases(
     client: redis.Redis, aclient: redis.asyncio.Redis, runner: asyncio.Runner, calls: int
 ) -> list[Case]:
-    """2 hashes per call: the baseline pipeline, then the module with each telemetry setup."""
-    pairs = logout_pairs(calls)
+    """2 new hashes per call (:class:`FreshPairs`): the baseline pipeline, then the module
+    with each telemetry setup."""
+    fresh = FreshPairs(calls)
+    afresh = FreshPairs(calls)
 
     def baseline() -> None:
-        for pair in pairs:
+        for pair in fresh.pairs:
             _pipeline_sets(client, pair)
 
     async def abaseline() -> None:
-        for pair in pairs:
+        for pair in afresh.pairs:
             await _apipeline_sets(aclient, pair)
 
-    cases = [Case("logout.sync.baseline", baseline, calls)]
-    cases.append(Case("logout.async.baseline", _in_loop(runner, abaseline), calls))
+    cases = [Case("logout.sync.baseline", baseline, calls, fresh.renew)]
+    cases.append(Case("logout.async.baseline", _in_loop(runner, abaseline), calls, afresh.renew))
     for setup in SETUPS:
         module = _module(client, setup)
         amodule = runner.run(_acreate(aclient, setup))
+        mine, amine = FreshPairs(calls), FreshPairs(calls)
 
-        def sync_call(module: TokenBlacklist = module) -> None:
-            for pair in pairs:
+        def sync_call(module: TokenBlacklist = module, mine: FreshPairs = mine) -> None:
+            for pair in mine.pairs:
                 module.blacklist_tokens(pair, TTL)
 
-        async def async_call(amodule: AsyncTokenBlacklist = amodule) -> None:
-            for pair in pairs:
+        async def async_call(
+            amodule: AsyncTokenBlacklist = amodule, amine: FreshPairs = amine
+        ) -> None:
+            for pair in amine.pairs:
                 await amodule.blacklist_tokens(pair, TTL)
 
-        cases.append(Case(f"logout.sync.{setup}", sync_call, calls))
-        cases.append(Case(f"logout.async.{setup}", _in_loop(runner, async_call), calls))
+        cases.append(Case(f"logout.sync.{setup}", sync_call, calls, mine.renew))
+        cases.append(
+            Case(f"logout.async.{setup}", _in_loop(runner, async_call), calls, amine.renew)
+        )
     return cases
 
 
@@ -107,12 +132,21 @@ async def _acreate(aclient: redis.asyncio.Redis, setup: str) -> AsyncTokenBlackl
     return _amodule(aclient, setup)  # built inside the loop that will use it
 
 
+def _write_half(client: redis.Redis, keys: Sequence[str]) -> None:
+    """Every other key is blacklisted: checks answer both ways."""
+    pipe = client.pipeline(transaction=False)
+    for key in keys[::2]:
+        pipe.set(key, 1, ex=TTL)
+    pipe.execute()
+
+
 def check_cases(
     client: redis.Redis, aclient: redis.asyncio.Redis, runner: asyncio.Runner, calls: int
 ) -> list[Case]:
     """One hash per call: a plain ``EXISTS`` vs ``is_blacklisted`` with each setup."""
-    hashes = make_hashes(calls, salt=1)  # half of them were written by the logout cases
+    hashes = make_hashes(calls, salt=1)
     keys = [f"{PREFIX}:{h}" for h in hashes]
+    _write_half(client, keys)
 
     def baseline() -> None:
         for key in keys:
@@ -152,7 +186,7 @@ def subject_check_cases(
 ) -> list[Case]:
     """``is_blacklisted(h, subject=, issued_at=)`` (full telemetry) vs a plain pipeline of
     ``EXISTS key`` + ``ZSCORE subject_key nbf`` (what it sends)."""
-    hashes = make_hashes(calls, salt=1)
+    hashes = make_hashes(calls, salt=1)  # every other one blacklisted by check_cases
     keys = [f"{PREFIX}:{h}" for h in hashes]
     subject_key = f"{PREFIX}:nbf:{hashlib.sha256(SUBJECT.encode()).hexdigest()}"  # the module's
 
@@ -211,9 +245,16 @@ def bulk_cases(
     async def async_module() -> None:
         (await amodule.blacklist_tokens(hashes, TTL)).raise_for_failures()
 
+    def forget() -> None:
+        """Untimed, before each run: the hashes are new to Redis, as in a mass revocation
+        (the module would otherwise measure re-revocations, which take a second round
+        trip to lengthen each expiry)."""
+        for start in range(0, size, CHUNK):
+            client.unlink(*(f"{PREFIX}:{h}" for h in hashes[start : start + CHUNK]))
+
     return [
-        Case(f"bulk{size}.sync.pipeline", pipeline, size),
-        Case(f"bulk{size}.sync.module", sync_module, size),
-        Case(f"bulk{size}.async.pipeline", _in_loop(runner, apipeline), size),
-        Case(f"bulk{size}.async.module", _in_loop(runner, async_module), size),
+        Case(f"bulk{size}.sync.pipeline", pipeline, size, forget),
+        Case(f"bulk{size}.sync.module", sync_module, size, forget),
+        Case(f"bulk{size}.async.pipeline", _in_loop(runner, apipeline), size, forget),
+        Case(f"bulk{size}.async.module", _in_loop(runner, async_module), size, forget),
     ]

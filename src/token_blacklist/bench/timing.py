@@ -21,6 +21,8 @@ class Case:
     name: str
     run: Callable[[], object]
     units: int
+    setup: Callable[[], object] | None = None
+    """Runs before each ``run()``, untimed (fresh hashes for the next round)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +61,16 @@ def run_rounds(cases: Sequence[Case], rounds: int, warmup: bool = True) -> dict[
     """Run every case ``rounds`` times, interleaved (round-robin), after one warm-up pass."""
     if warmup:
         for case in cases:
+            if case.setup is not None:
+                case.setup()
             case.run()
     times: dict[str, list[float]] = {case.name: [] for case in cases}
     for round_number in range(rounds):
         # Rotate the order so no case always follows the same neighbour.
         shift = round_number % len(cases)
         for case in [*cases[shift:], *cases[:shift]]:
+            if case.setup is not None:
+                case.setup()
             started = time.perf_counter()
             case.run()
             times[case.name].append(time.perf_counter() - started)
