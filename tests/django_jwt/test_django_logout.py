@@ -318,3 +318,23 @@ def test_redis_down_follows_on_check_error(  # noqa: PLR0917 (fixtures)
     if policy != "allow":  # /me itself answers the user when allowed
         refusals += [answer.json(), answer_async.json()]
     assert_no_secret_in(refusals, secrets)
+
+
+def test_logout_refuses_what_it_cannot_revoke_as_asked(
+    redis_server: RedisServer, admin: redis.Redis, django_app: AppFactory, make_user: Any
+) -> None:
+    http = django_app(redis_server.url)
+    make_user("kim")
+    make_user("lee")
+    kim, lee = login(http, "kim"), login(http, "lee")
+    mixed = post(http, "/logout/", {"refresh": lee["refresh"]}, **bearer(kim["access"]))
+    assert mixed.status_code == 400
+    assert mixed.json() == {"detail": "the tokens belong to different subjects"}
+    wrong_type = post(http, "/logout/", {"refresh": kim["access"]}, **bearer(kim["access"]))
+    assert wrong_type.status_code == 401
+    garbage = post(http, "/logout/", {"refresh": "not-a-token"}, **bearer(kim["access"]))
+    assert garbage.status_code == 401
+    assert post(http, "/logout/").status_code == 401  # no bearer
+    assert admin.keys(f"{PREFIX}:*") == []  # nothing revoked by a refused logout
+    alone = post(http, "/logout/", **bearer(kim["access"]))
+    assert alone.json() == {"revoked": 1, "not_revoked": 0, "already_expired": 0}

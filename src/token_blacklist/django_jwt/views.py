@@ -51,7 +51,10 @@ class LogoutView(APIView):
         claim = config.jwt_settings().USER_ID_CLAIM
         if refresh is not None and refresh.get(claim) != access.get(claim):
             return response(HttpAnswer(400, {"detail": "the tokens belong to different subjects"}))
-        tokens = [presented(access)] + ([] if refresh is None else [presented(refresh)])
+        try:
+            tokens = [presented(token) for token in (access, refresh) if token is not None]
+        except TokenError as error:  # no jti: it could never be revoked
+            raise InvalidToken(error.args[0]) from error
         return response(logout(config.client(), tokens, config.rules()))
 
     def refresh_token(self, request: Request) -> RefreshToken | None:
