@@ -152,3 +152,16 @@ def test_threads_share_one_client(
     assert statuses == [200] * len(tokens)
     assert len(clients) == 1
     assert all(admin.exists(f"{PREFIX}:{hash_token(claims_of(t)['jti'])}") for t in tokens)
+
+
+def test_hash_key_names_the_entries(
+    redis_server: RedisServer, admin: redis.Redis, django_app: AppFactory
+) -> None:
+    http = django_app(redis_server.url, HASH_KEY="app-secret")
+    token = AccessToken()
+    token["user_id"] = "1234567893"
+    raw = str(token)
+    assert APIClient().post("/logout/", {}, format="json", **bearer(raw)).status_code == 200
+    keyed = hash_token(token["jti"], key=b"app-secret")
+    assert admin.keys(f"{PREFIX}:*") == [f"{PREFIX}:{keyed}".encode()]
+    assert http.get("/me-async/", **bearer(raw)).status_code == 401
