@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio.cluster
 import redis.cluster
@@ -33,6 +34,7 @@ from ._core.commands import Batch, Command
 from ._core.protocol import Reply
 from ._core.routing import ExchangeOutcome, NodeBatch, NodeReply, exchange
 from ._observability.nodes import note_nodes
+from ._sync.pipeline import pipelined
 
 __all__ = [
     "AsyncClusterTransport",
@@ -69,10 +71,9 @@ class ClusterTransport:
         self._client = client
         self._refresher = _Refresher()
 
-    def node_of(self, key: str) -> str:
+    def node_of(self, key: str | bytes) -> str:
         """``host:port`` of the primary that owns ``key``'s slot, per the slot map."""
-        node = self._client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
-        return str(node.name)
+        return _node_of(self._client, key)
 
     def round_trip(self, commands: Batch) -> Reply:
         return self._run(commands.args())
@@ -98,10 +99,7 @@ class ClusterTransport:
         if node is None:
             return rex.ClusterError("redirected to a node the slot map does not know")
         try:
-            pipe = self._client.get_redis_connection(node).pipeline(transaction=False)
-            for command in batch.commands:
-                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
-            return pipe.execute(raise_on_error=False)
+            return pipelined(self._client.get_redis_connection(node), batch.commands)
         except REDIS_FAILURES as error:
             return error
 
@@ -113,10 +111,9 @@ class AsyncClusterTransport:
         self._client = client
         self._refresher = _Refresher()
 
-    def node_of(self, key: str) -> str:
+    def node_of(self, key: str | bytes) -> str:
         """``host:port`` of the primary that owns ``key``'s slot, per the slot map."""
-        node = self._client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
-        return str(node.name)
+        return _node_of(self._client, key)
 
     async def round_trip(self, commands: Batch) -> Reply:
         return await self._run(commands.args())
@@ -146,15 +143,39 @@ class AsyncClusterTransport:
         node = self._client.get_node(node_name=batch.node)
         if node is None:
             return rex.ClusterError("redirected to a node the slot map does not know")
-        queued = [
-            redis.asyncio.cluster.PipelineCommand(i, *command)
-            for i, command in enumerate(batch.commands)
-        ]
         try:
-            await node.execute_pipeline(queued)
+            return await _node_pipeline(node, batch.commands)
         except REDIS_FAILURES as error:
             return error
-        return [command.result for command in queued]
+
+
+def _node_of(client: Any, key: str | bytes) -> str:
+    raw = key if isinstance(key, bytes) else key.encode()
+    node = client.nodes_manager.get_node_from_slot(key_slot(raw))
+    return str(node.name)
+
+
+async def _node_pipeline(node: Any, commands: list[Command]) -> list[object]:
+    """``ClusterNode.execute_pipeline`` without its one gap: a ``BaseException`` (a
+    cancellation) between sending and reading gave the connection back to the node's free
+    list with the replies unread. Here it is disconnected first, as in ``_async/pipeline``."""
+    connection = node.acquire_connection()
+    try:
+        if hasattr(node, "disconnect_if_needed"):  # redis-py >= 7: maintenance events
+            await node.disconnect_if_needed(connection)
+        await connection.send_packed_command(connection.pack_commands(commands))
+        replies: list[object] = []
+        for command in commands:
+            try:
+                replies.append(await node.parse_response(connection, command[0]))
+            except Exception as error:  # an error reply, or the connection lost with it
+                replies.append(error)
+        return replies
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    finally:
+        node.release(connection)
 
 
 def server_map(transport: object, key_prefix: str) -> Callable[[str], str | None] | None:

@@ -33,7 +33,7 @@ from assertions import PREFIX
 from conftest import Harness
 from faults import CuttingProxy
 from token_blacklist import FailureReason
-from token_blacklist._core.commands import SetNotBefore
+from token_blacklist._core.commands import SetNotBefore, pack_command
 from token_blacklist._core.subjects import plan_revoke_all
 from token_blacklist.server import RedisServer
 from token_blacklist.testing import TelemetryCapture
@@ -62,21 +62,12 @@ def stored_not_before(admin: redis.Redis, subject: str) -> float | None:
     return None if value is None else float(value)
 
 
-def resp(*args: str) -> bytes:
-    """One command as redis-py packs it (bulk strings)."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        raw = arg.encode()
-        parts.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
-    return b"".join(parts)
-
-
 def request_bytes(subject: str) -> int:
     """Length of the request: the one ``EVAL`` of the not-before script (its numbers, a
     10-digit not-before and a 3-digit life, have the same width for the whole test)."""
     plan = plan_revoke_all(f"{PREFIX}:", subject, TTL, now=time.time(), clock_skew=1.0)
     (command,) = SetNotBefore(plan.key, plan.not_before, plan.expire_seconds).args()
-    return len(resp(*map(str, command)))
+    return len(pack_command(*command))
 
 
 def assert_result_agrees_with_redis(

@@ -35,6 +35,7 @@ __all__ = [
     "SetNotBefore",
     "SetTokens",
     "command_key",
+    "encode_command",
     "pack_command",
     "pack_commands",
     "pack_exists",
@@ -45,7 +46,13 @@ __all__ = [
 ]
 
 Command = tuple[Any, ...]
-"""``("SET", key, b"1", "EX", ttl)``: the command name, then the key, then the rest."""
+"""``("SET", key, b"1", b"EX", b"60", b"NX")``: the command name (str), then the key and
+the rest, all bytes. redis-py hands arguments to hiredis' ``pack_command`` as they are
+(encoding only the name first), and hiredis 3.5 crashes the process (SIGSEGV) when
+converting an int fails, which a signal handler raising into the conversion makes happen
+(see ``scripts/hiredis_pack_command_sigsegv.py``): with bytes there is nothing to convert.
+The name stays a str because redis-py picks its reply callbacks, and OpenTelemetry's redis
+instrumentation its span names, by it."""
 
 NOT_BEFORE_MEMBER = "nbf"
 """The only member of a subject's sorted set; its score is the not-before time."""
@@ -84,7 +91,7 @@ class Batch:
         raise NotImplementedError
 
     def args(self) -> list[Command]:
-        """One argument tuple per command, in order."""
+        """One argument tuple per command, in order, bytes only (see :data:`Command`)."""
         raise NotImplementedError
 
     def packed(self) -> bytes:
@@ -107,7 +114,7 @@ class SetTokens(Batch):
 
     def args(self) -> list[Command]:
         return [
-            ("SET", key, b"1", "EX", ttl, "NX")
+            ("SET", key.encode(), b"1", b"EX", b"%d" % ttl, b"NX")
             for key, ttl in zip(self.keys, self.ttls, strict=True)
         ]
 
@@ -134,8 +141,11 @@ class ExtendTokens(Batch):
     def args(self) -> list[Command]:
         return [
             command
-            for key, ttl in zip(self.keys, self.ttls, strict=True)
-            for command in (("EXPIRE", key, ttl, "GT"), ("SET", key, b"1", "EX", ttl, "NX"))
+            for raw, ttl in zip(map(str.encode, self.keys), self.ttls, strict=True)
+            for command in (
+                ("EXPIRE", raw, b"%d" % ttl, b"GT"),
+                ("SET", raw, b"1", b"EX", b"%d" % ttl, b"NX"),
+            )
         ]
 
 
@@ -150,7 +160,7 @@ class ExistsTokens(Batch):
         return len(self.keys)
 
     def args(self) -> list[Command]:
-        return [("EXISTS", key) for key in self.keys]
+        return [("EXISTS", key.encode()) for key in self.keys]
 
     def packed(self) -> bytes:
         return pack_exists(self.keys)
@@ -189,12 +199,17 @@ class SetNotBefore(Batch):
         return 1
 
     def args(self) -> list[Command]:
-        return [("EVAL", NOT_BEFORE_SCRIPT, 1, self.key, self.not_before, self.expire_seconds)]
+        return [
+            encode_command(
+                "EVAL", NOT_BEFORE_SCRIPT, 1, self.key, self.not_before, self.expire_seconds
+            )
+        ]
 
 
-def command_key(command: Command) -> Any:
+def command_key(command: Command) -> bytes:
     """The key of a command this module builds (the routing key on a cluster)."""
-    return command[3] if command[0] in ("EVAL", "EVALSHA") else command[1]
+    key: bytes = command[3] if command[0] in ("EVAL", "EVALSHA") else command[1]
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +225,10 @@ class CheckTokenAndSubject(Batch):
         return 2
 
     def args(self) -> list[Command]:
-        return [("EXISTS", self.token_key), ("ZSCORE", self.subject_key, NOT_BEFORE_MEMBER)]
+        return [
+            encode_command("EXISTS", self.token_key),
+            encode_command("ZSCORE", self.subject_key, NOT_BEFORE_MEMBER),
+        ]
 
     def packed(self) -> bytes:
         return pack_command("EXISTS", self.token_key) + pack_command(
@@ -220,7 +238,14 @@ class CheckTokenAndSubject(Batch):
 
 def wait_command(replicas: int, timeout_ms: int) -> Command:
     """``WAIT replicas timeout``: how many replicas have every earlier write of the connection."""
-    return ("WAIT", replicas, timeout_ms)
+    return encode_command("WAIT", replicas, timeout_ms)
+
+
+def encode_command(*args: object) -> Command:
+    """A command: its name as it is, its arguments as bytes (str as UTF-8, ints in
+    decimal, bytes as they are)."""
+    name, *rest = args
+    return (name, *(_raw(arg) for arg in rest))
 
 
 def pack_sets(keys: Sequence[str], ttls: Sequence[int]) -> bytes:

@@ -238,8 +238,9 @@ def acknowledged(plan: BlacklistPlan, reply: Reply) -> BlacklistResult | None:
 
 
 def _all_acknowledged(reply: Sequence[object], count: int) -> bool:
-    """Every one of ``count`` commands answered ``OK`` (transports turn it into ``True``)."""
-    return len(reply) == count and all(r is True for r in reply)
+    """Every one of ``count`` commands answered ``OK`` (transports turn it into ``True``;
+    ``b"OK"`` when a pipeline applied no reply callback)."""
+    return len(reply) == count and all(r is True or r == b"OK" for r in reply)
 
 
 def _servers_down(

@@ -110,7 +110,7 @@ def _node_name(error: rex.AskError) -> str:
 
 
 def exchange(
-    commands: Sequence[Command], locate: Callable[[str], str]
+    commands: Sequence[Command], locate: Callable[[bytes], str]
 ) -> Generator[Exchange, list[NodeReply], ExchangeOutcome]:
     """Route ``commands`` by key slot (``locate``: key -> node), follow redirects.
 

@@ -30,7 +30,7 @@ from .._core.commands import Batch
 from .._core.protocol import Reply
 from .._core.replication import ReplicaCount, confirm, with_wait
 from .._observability.nodes import note_nodes
-from .pipeline import PipelineTransport
+from .pipeline import PipelineTransport, pipelined
 
 __all__ = ["SentinelTransport"]
 
@@ -43,6 +43,12 @@ def _note_primary(client: Any, failed: bool) -> None:
     if isinstance(address, tuple) and len(address) == 2:  # (host, port)
         primary = f"{address[0]}:{address[1]}"
         note_nodes([primary], [primary] if failed else [])
+
+
+def _drop_sentinel_connections(client: Any) -> None:
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        sentinel.connection_pool.disconnect()
 
 
 class SentinelTransport(PipelineTransport):
@@ -64,14 +70,22 @@ class SentinelTransport(PipelineTransport):
         return self._replicas.value
 
     def round_trip(self, commands: Batch) -> Reply:
+        try:
+            return self._round_trip(commands)
+        except BaseException:
+            # Interrupted (a signal's exception, a cancellation): it may have landed while
+            # redis-py asked a Sentinel (for the primary, or the replicas) between a send
+            # and its read. Those connections are redis-py's, and pooled: drop them too,
+            # or the next question would read this one's answer.
+            _drop_sentinel_connections(self._sentinel_client)
+            raise
+
+    def _round_trip(self, commands: Batch) -> Reply:
         if not commands.writes:
             return super().round_trip(commands)
         replicas = self._required()
-        pipe = self._sentinel_client.pipeline(transaction=False)
-        for command in with_wait(commands.args(), replicas):
-            pipe.execute_command(*command)
         try:
-            replies = pipe.execute(raise_on_error=False)
+            replies = pipelined(self._sentinel_client, with_wait(commands.args(), replicas))
         except REDIS_FAILURES as error:
             _note_primary(self._sentinel_client, failed=True)
             return error
