@@ -93,9 +93,9 @@ async def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     the lean way (then :func:`checkin` must give it back the same way). No ``await``
     between looking at the pool and changing it: no other task can come in between."""
     if not lean or pool._lock.locked() or pools.redis_observed():
-        return await pool.get_connection(*_POOL_ARGS), False
+        return await get_connection(pool), False
     if not pool._available_connections:
-        return await pool.get_connection(*_POOL_ARGS), False
+        return await get_connection(pool), False
     conn = pool._available_connections.pop()
     pool._in_use_connections.add(conn)
     try:
@@ -111,7 +111,7 @@ async def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     # it while maintenance notifications are on, its default). Never reuse the stream.
     await disconnect_now(conn)
     await checkin(pool, conn, True)  # the pool reconnects it, as it always does
-    return await pool.get_connection(*_POOL_ARGS), False
+    return await get_connection(pool), False
 
 
 async def checkin(pool: Any, conn: Any, lean: bool) -> None:
@@ -124,5 +124,18 @@ async def checkin(pool: Any, conn: Any, lean: bool) -> None:
 
 
 async def get_connection(pool: Any) -> Any:
-    """A connection from ``pool``, called the way this redis-py's pool wants (``_compat``)."""
-    return await pool.get_connection(*_POOL_ARGS)
+    """A connection from ``pool``, called the way this redis-py's pool wants (``_compat``).
+
+    An exception raised into redis-py's ``get_connection`` while it connects (a signal's
+    exception, a cancellation, during the handshake: ``AUTH`` unsent, or sent and its
+    reply unread) makes the pool take that connection back connected as it is, and the next
+    user would send commands as whoever the socket is logged in as, or read the stray
+    ``+OK``. redis-py disconnects only on its own errors, so on any other exception every
+    idle connection is dropped (each reconnects on its next use)."""
+    try:
+        return await pool.get_connection(*_POOL_ARGS)
+    except redis.exceptions.RedisError:
+        raise
+    except BaseException:
+        await pool.disconnect(inuse_connections=False)
+        raise

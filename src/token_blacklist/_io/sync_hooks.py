@@ -64,7 +64,7 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     """A connected connection of ``pool`` with nothing left to read, and whether it came
     the lean way (then :func:`checkin` must give it back the same way)."""
     if not lean or pool.pid != os.getpid() or pools.redis_observed():
-        return pool.get_connection(*_POOL_ARGS), False
+        return get_connection(pool), False
     with pool._lock:
         try:
             conn = pool._available_connections.pop()
@@ -73,7 +73,7 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
         else:
             pool._in_use_connections.add(conn)
     if conn is None:  # the pool makes (and counts) a new one
-        return pool.get_connection(*_POOL_ARGS), False
+        return get_connection(pool), False
     try:
         clean = conn._sock is not None and not conn.can_read()
     except (RedisConnectionError, RedisTimeoutError, OSError):
@@ -87,7 +87,7 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     # it while maintenance notifications are on, its default). Never reuse the stream.
     disconnect_now(conn)
     checkin(pool, conn, True)  # the pool reconnects it, as it always does
-    return pool.get_connection(*_POOL_ARGS), False
+    return get_connection(pool), False
 
 
 def checkin(pool: Any, conn: Any, lean: bool) -> None:
@@ -112,5 +112,18 @@ def checkin(pool: Any, conn: Any, lean: bool) -> None:
 
 
 def get_connection(pool: Any) -> Any:
-    """A connection from ``pool``, called the way this redis-py's pool wants (``_compat``)."""
-    return pool.get_connection(*_POOL_ARGS)
+    """A connection from ``pool``, called the way this redis-py's pool wants (``_compat``).
+
+    An exception raised into redis-py's ``get_connection`` while it connects (a signal's
+    exception, a cancellation, during the handshake: ``AUTH`` unsent, or sent and its
+    reply unread) makes the pool take that connection back connected as it is, and the next
+    user would send commands as whoever the socket is logged in as, or read the stray
+    ``+OK``. redis-py disconnects only on its own errors, so on any other exception every
+    idle connection is dropped (each reconnects on its next use)."""
+    try:
+        return pool.get_connection(*_POOL_ARGS)
+    except redis.exceptions.RedisError:
+        raise
+    except BaseException:
+        pool.disconnect(inuse_connections=False)
+        raise
