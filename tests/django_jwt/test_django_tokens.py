@@ -165,3 +165,20 @@ def test_hash_key_names_the_entries(
     keyed = hash_token(token["jti"], key=b"app-secret")
     assert admin.keys(f"{PREFIX}:*") == [f"{PREFIX}:{keyed}".encode()]
     assert http.get("/me-async/", **bearer(raw)).status_code == 401
+
+
+def test_cluster_settings_reach_every_node(cluster: Any, django_app: AppFactory) -> None:
+    host, port = cluster.addresses[0]
+    http = django_app(f"redis://{host}:{port}/0", CLUSTER=True)
+    tokens = []
+    for number in range(12):  # on one node only by chance: 3 x (1/3)^12
+        token = AccessToken()
+        token["user_id"] = f"55555{number:05d}"
+        tokens.append(str(token))
+        answer = http.post("/logout/", {}, format="json", **bearer(tokens[-1]))
+        assert answer.json() == {"revoked": 1, "not_revoked": 0, "already_expired": 0}
+    hashes = [hash_token(claims_of(t)["jti"]) for t in tokens]
+    assert cluster.held(hashes, PREFIX) == set(hashes)
+    assert len([port for port, held in cluster.keys_by_node(PREFIX).items() if held]) > 1
+    for raw in tokens:
+        assert http.get("/me-async/", **bearer(raw)).status_code == 401  # asyncio cluster client
