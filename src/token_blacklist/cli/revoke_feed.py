@@ -96,7 +96,10 @@ class Feed:
     def _pending_entry(self, entry: Entry) -> None:
         ttl = entry.ttl if entry.ttl is not None else self._default_ttl
         assert ttl is not None  # read_entries refuses a line without TTL when no default
-        self.ttls[entry.token_hash] = max(ttl, self.ttls.get(entry.token_hash, 0))
+        ttls = self.ttls
+        known = ttls.get(entry.token_hash)
+        if known is None or ttl > known:
+            ttls[entry.token_hash] = ttl
         self.pending.append(entry)
 
     def _unsent_entry(self, entry: Entry) -> None:
