@@ -172,7 +172,11 @@ def test_a_dead_replica_costs_confirmations_until_sentinel_marks_it_down(
     )
     assert result.succeeded == 0
     assert set(result.reasons) == {FailureReason.UNAVAILABLE}
-    assert held(primary.client(), first) == set(first)  # the safe direction: never fewer
+    # The safe direction: never fewer. The first chunk was applied on the primary but not
+    # confirmed; its retries spent (none here), the primary is down for the rest of the
+    # call (issue 13, item 3), so the other chunks were not sent at all.
+    assert held(primary.client(), first) == set(first[:50])
+    assert result.round_trips == 1
     [span] = sentinel_harness.capture.spans("token_blacklist.blacklist_tokens")
     assert span.attributes["token_blacklist.nodes"] == 1
     assert list(span.attributes["token_blacklist.failed_nodes"]) == [

@@ -87,3 +87,44 @@ def test_a_node_that_acknowledged_nothing_but_still_has_retries_is_not_down():
     except StopIteration as stop:
         assert stop.value.ok
     assert replies_seen == [1]
+
+
+def test_a_retriable_refusal_after_its_retries_stops_only_that_node():
+    """Issue 13, item 3: a node answering READONLY (or CLUSTERDOWN, TRYAGAIN...) to every
+    re-send of its share is down for the rest of the call, like a dead one; the others go
+    on. Two nodes refusing with different reasons each keep their own reason."""
+    for error, reason in [
+        (rex.ReadOnlyError("READONLY"), FailureReason.READONLY),
+        (rex.ClusterDownError("CLUSTERDOWN"), FailureReason.CLUSTER_DOWN),
+        (rex.BusyLoadingError("LOADING"), FailureReason.UNAVAILABLE),
+        (rex.ResponseError("NOREPLICAS not enough good replicas"), FailureReason.UNAVAILABLE),
+    ]:
+        result, sent = drive("a", reply_error=error)
+        on_a = [h for h in HASHES if node_of(h) == "a"]
+        assert dict(result.failures) == dict.fromkeys(on_a, reason)
+        assert result.succeeded == len(HASHES) - len(on_a)
+        assert all(node_of(h) != "a" for chunk in sent[3:] for h in chunk)
+        assert result.round_trips == 5
+
+
+def test_a_shared_down_map_carries_over_to_the_next_call():
+    """``blacklist_stream`` hands the same map to every batch's protocol."""
+    down: dict = {}
+    sent: list[list[str]] = []
+    for batch in (HASHES[:10], HASHES[10:]):
+        protocol = blacklist_protocol(
+            plan_blacklist(batch, 60), 10, RetryPolicy(retries=2, backoff=0.0), node_of,
+            key_prefix="p:", down=down,
+        )  # fmt: skip
+        try:
+            request = next(protocol)
+            while True:
+                sent.append(list(request.hashes))
+                readonly = rex.ReadOnlyError("READONLY")
+                request = protocol.send(
+                    [readonly if node_of(h) == "b" else True for h in request.hashes]
+                )
+        except StopIteration:
+            pass
+    assert down == {"b": FailureReason.READONLY}
+    assert all(node_of(h) != "b" for chunk in sent[3:] for h in chunk)

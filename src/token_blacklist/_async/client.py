@@ -10,7 +10,7 @@ blocking client in ``_sync`` is generated from it by ``scripts/unasync.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import redis.asyncio
@@ -35,7 +35,7 @@ from .._observability.round_trips import RoundTripTracing
 from .._observability.telemetry import BLACKLIST_SPAN, CHECK_SPAN, REVOKE_ALL_SPAN
 from .._options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
 from .._transports import async_transport_for
-from ..results import BlacklistResult, RevokeAllResult
+from ..results import BlacklistResult, FailureReason, RevokeAllResult
 from .hot import AsyncHotPath, drive
 
 __all__ = ["AsyncTokenBlacklist"]
@@ -160,7 +160,7 @@ class AsyncTokenBlacklist:
             try:
                 plans = tally.plans_to_send(token_hashes, ttl, batch_size, core.chunk_size)
                 for plan in plans:
-                    tally.add(await self._blacklist(plan))
+                    tally.add(await self._blacklist(plan, tally.servers_down))
             except Exception as error:
                 elapsed = time.perf_counter() - started
                 core.telemetry.record_interrupted(span, error, tally.result(), elapsed)
@@ -259,5 +259,7 @@ class AsyncTokenBlacklist:
             )
         return answer_check(outcome, core.on_check_error)
 
-    async def _blacklist(self, plan: BlacklistPlan) -> BlacklistResult:
-        return await self._hot.run(plan)
+    async def _blacklist(
+        self, plan: BlacklistPlan, down: dict[Hashable, FailureReason] | None = None
+    ) -> BlacklistResult:
+        return await self._hot.run(plan, down=down)

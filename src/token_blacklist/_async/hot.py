@@ -31,7 +31,7 @@ from .._core.validation import BlacklistPlan, TtlSpec, plan_blacklist, validate_
 from .._io import async_hooks as hooks
 from .._observability.telemetry import BLACKLIST_SPAN, CHECK_SPAN
 from .._options import ClientCore
-from ..results import BlacklistResult
+from ..results import BlacklistResult, FailureReason
 from .pipeline import AsyncTransport
 from .wire import AsyncWireTransport
 
@@ -98,11 +98,23 @@ class AsyncHotPath:
         telemetry.finish_blacklist(result, opened, time.perf_counter() - started)
         return result
 
-    async def run(self, plan: BlacklistPlan, *, lean: bool = False) -> BlacklistResult:
-        """Run the blacklist protocol; ``lean`` (hot path): one chunk straight to the wire."""
+    async def run(
+        self,
+        plan: BlacklistPlan,
+        *,
+        lean: bool = False,
+        down: dict[Hashable, FailureReason] | None = None,
+    ) -> BlacklistResult:
+        """Run the blacklist protocol; ``lean`` (hot path): one chunk straight to the wire;
+        ``down``: the servers known down so far (``blacklist_stream``'s batches)."""
         core = self._core
         protocol = blacklist_protocol(
-            plan, core.chunk_size, core.retry, self._server_of, key_prefix=core.key_prefix
+            plan,
+            core.chunk_size,
+            core.retry,
+            self._server_of,
+            key_prefix=core.key_prefix,
+            down=down,
         )
         hashes = plan.hashes
         wire = self._wire

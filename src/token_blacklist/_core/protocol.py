@@ -155,18 +155,23 @@ def blacklist_protocol(
     server_of: Callable[[str], Hashable] | None = None,
     *,
     key_prefix: str,
+    down: dict[Hashable, FailureReason] | None = None,
 ) -> Generator[SendChunk, Reply, BlacklistResult]:
     """Send ``plan`` in chunks; classify every reply; re-send what may still succeed.
 
     A hash counts as succeeded once Redis holds its key for at least its TTL: its
     ``SET ... NX`` was acknowledged, or the key was already there and its expiry was
     lengthened or already longer (see :func:`_attempt`); an expiry is never shortened.
-    Once a server's whole share of a chunk is lost to connection errors or timeouts with
-    nothing acknowledged (or the server refuses connections outright), that server is
-    plainly down: its hashes in the remaining chunks are reported failed with the same
-    reason without being sent, which bounds the time a call can take. ``server_of`` maps
-    a hash to the server that owns it (a Redis Cluster node); by default there is one
-    server, so "down" means all of Redis.
+    Once a server's whole share of a chunk has failed for good with one retriable reason
+    (lost to connection errors or timeouts, or refused READONLY, LOADING, BUSY, TRYAGAIN,
+    CLUSTERDOWN, MASTERDOWN or NOREPLICAS after its retries), or the server refuses
+    connections outright, that server is down for this call: its hashes in the remaining
+    chunks are reported failed with the same reason without being sent, so the time a call
+    can take is bounded by one chunk's retry budget per server, not by the number of
+    chunks. ``server_of`` maps a hash to the server that owns it (a Redis Cluster node); by
+    default there is one server, so "down" means all of Redis. ``down`` (server -> reason)
+    carries that knowledge from one call to the next (``blacklist_stream``'s batches); it
+    is updated in place.
     Keys are ``key_prefix + hash``.
     """
     where = server_of or _single_server
@@ -174,7 +179,7 @@ def blacklist_protocol(
     failures: dict[str, FailureReason] = {}
     chunks = 0
     round_trips = 0
-    down: dict[Hashable, FailureReason] = {}
+    down = {} if down is None else down
     hashes = plan.hashes
     for start in range(0, len(hashes), chunk_size):
         chunk = hashes[start : start + chunk_size]
@@ -246,7 +251,8 @@ def _all_acknowledged(reply: Sequence[object], count: int) -> bool:
 def _servers_down(
     pending: Sequence[str], final: dict[str, FailureReason], where: Callable[[str], Hashable]
 ) -> dict[Hashable, FailureReason]:
-    """The servers whose every pending hash just failed for good with one unreachable reason.
+    """The servers whose every pending hash just failed for good with one retriable reason
+    (its retries exhausted: re-sending the rest of the call there would meet the same).
 
     A server with anything acknowledged or still to be re-sent in this round is not down.
     """
@@ -257,7 +263,7 @@ def _servers_down(
     for server, share in shares.items():
         reasons = {final.get(h) for h in share}
         reason = reasons.pop()
-        if not reasons and reason is not None and reason in UNREACHABLE:
+        if not reasons and reason is not None and reason in RETRIABLE:
             down[server] = reason
     return down
 

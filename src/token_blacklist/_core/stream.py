@@ -9,12 +9,13 @@ exception carries ``partial_result``, see :meth:`StreamTally.interrupted`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from itertools import islice
 from types import MappingProxyType
 
 from ..errors import BlacklistStreamError, InvalidInput, InvalidInputType
-from ..results import UNREACHABLE, BlacklistResult, FailureReason
+from ..results import BlacklistResult, FailureReason
+from .classify import RETRIABLE
 from .validation import BlacklistPlan, TtlSpec, check_int, plan_blacklist
 
 __all__ = [
@@ -60,6 +61,8 @@ class StreamTally:
         self.round_trips = 0
         self.failures: dict[str, FailureReason] = {}
         self.down: FailureReason | None = None
+        self.servers_down: dict[Hashable, FailureReason] = {}
+        """What the protocol learned of down servers (cluster nodes), for the next batches."""
         self._offset = 0
 
     def plans_to_send(
@@ -86,7 +89,7 @@ class StreamTally:
         reasons = set(result.failures.values())
         if result.requested and result.succeeded == 0 and len(reasons) == 1:
             reason = reasons.pop()
-            if reason in UNREACHABLE:
+            if reason in RETRIABLE:  # every hash of a whole batch, after its retries
                 self.down = reason
 
     def _skip(self, distinct: list[str], chunk_size: int, reason: FailureReason) -> None:

@@ -33,7 +33,7 @@ from .._core.validation import BlacklistPlan, TtlSpec, plan_blacklist, validate_
 from .._io import sync_hooks as hooks
 from .._observability.telemetry import BLACKLIST_SPAN, CHECK_SPAN
 from .._options import ClientCore
-from ..results import BlacklistResult
+from ..results import BlacklistResult, FailureReason
 from .pipeline import Transport
 from .wire import WireTransport
 
@@ -100,11 +100,23 @@ class HotPath:
         telemetry.finish_blacklist(result, opened, time.perf_counter() - started)
         return result
 
-    def run(self, plan: BlacklistPlan, *, lean: bool = False) -> BlacklistResult:
-        """Run the blacklist protocol; ``lean`` (hot path): one chunk straight to the wire."""
+    def run(
+        self,
+        plan: BlacklistPlan,
+        *,
+        lean: bool = False,
+        down: dict[Hashable, FailureReason] | None = None,
+    ) -> BlacklistResult:
+        """Run the blacklist protocol; ``lean`` (hot path): one chunk straight to the wire;
+        ``down``: the servers known down so far (``blacklist_stream``'s batches)."""
         core = self._core
         protocol = blacklist_protocol(
-            plan, core.chunk_size, core.retry, self._server_of, key_prefix=core.key_prefix
+            plan,
+            core.chunk_size,
+            core.retry,
+            self._server_of,
+            key_prefix=core.key_prefix,
+            down=down,
         )
         hashes = plan.hashes
         wire = self._wire
