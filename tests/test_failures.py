@@ -1,7 +1,8 @@
 """Every failure mode of the core against real redis-server processes, sync and async.
 
-In each case the result must equal what Redis holds afterwards (exactly when Redis is
-reachable at the end, as a lower bound otherwise), and metrics, span and log must agree
+In each case the result must equal what Redis holds afterwards (exactly when every hash's
+outcome was resolved, as a lower bound otherwise: README "Guarantee"), and metrics, span
+and log must agree
 with the result.
 """
 

@@ -71,15 +71,19 @@ The dashboards' "unreachable" panels and alerts select these reasons, in this or
 class BlacklistResult:
     """The exact outcome of one ``blacklist_tokens`` call.
 
-    Invariant: ``succeeded`` never exceeds the number of these keys Redis holds after the
-    call, and equals it whenever Redis was reachable at the end of the call. Every hash that
-    is not confirmed written is in ``failures`` with the reason of its last attempt.
+    Invariant: every hash counted in ``succeeded`` was held by Redis for at least its TTL
+    when Redis acknowledged it, so ``succeeded`` never exceeds what Redis holds; it equals
+    it whenever every hash's outcome was resolved (each round trip that carried it answered
+    for it, no ``WAIT`` short). A hash whose round trip was lost (``connection``,
+    ``timeout``) or not confirmed by a replica is unresolved: reported failed, it may be
+    held. Every hash that is not confirmed written is in ``failures`` with the reason of its
+    last attempt; see the README's "Guarantee" for the exact statement.
     """
 
     requested: int
     """Distinct hashes asked for (duplicates count once)."""
     succeeded: int
-    """Hashes whose ``SET`` was acknowledged by Redis during this call."""
+    """Hashes Redis acknowledged holding for at least their TTL during this call."""
     failures: Mapping[str, FailureReason] = field(default_factory=lambda: MappingProxyType({}))
     """Hash -> why it is not confirmed. Re-send exactly these to retry."""
     chunks: int = 0
