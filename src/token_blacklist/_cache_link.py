@@ -135,7 +135,7 @@ class CacheLink:
                 self._expect_handshake(sock, reader)
                 self.state.connected()
                 self._metrics.link_up.set(1)
-                self._logger.info("token_blacklist.check_cache_link", state="up")
+                self._logger.up()
                 backoff = 0.02
                 self._serve(sock, reader, address)
             except (OSError, LinkLost, RespError, ValueError) as error:
@@ -153,9 +153,7 @@ class CacheLink:
             if was_up:
                 self._metrics.links_lost.inc()
             if not self._stop.is_set():
-                self._logger.warning(
-                    "token_blacklist.check_cache_link", state="down", error_type=reason
-                )
+                self._logger.down(reason)
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 1.0)
 

@@ -85,7 +85,7 @@ class AsyncCacheLink:
                 self.state.connected()
                 was_up = True
                 self._metrics.link_up.set(1)
-                self._logger.info("token_blacklist.check_cache_link", state="up")
+                self._logger.up()
                 backoff = 0.02
                 await self._serve(reader, writer, parser, address)
             except (OSError, LinkLost, RespError, ValueError, TimeoutError) as error:
@@ -98,9 +98,7 @@ class AsyncCacheLink:
             was_up = self._forget(writer) or was_up
             if was_up:
                 self._metrics.links_lost.inc()
-            self._logger.warning(
-                "token_blacklist.check_cache_link", state="down", error_type=reason
-            )
+            self._logger.down(reason)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
 

@@ -18,6 +18,31 @@ from ._transports import sentinel_managed
 __all__ = ["async_check_cache", "sync_check_cache"]
 
 
+class LinkLog:
+    """The link's events: ``token_blacklist.check_cache_link`` with ``state`` up or down.
+
+    As for the calls' events: with no logger injected and structlog unconfigured, only
+    warnings are emitted (a link that went down); a link that stays down is reported once.
+    """
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger or structlog.get_logger("token_blacklist")
+        self._quiet = logger is None and not structlog.is_configured()
+        self._down = False
+
+    def up(self) -> None:
+        self._down = False
+        if not self._quiet:
+            self._logger.info("token_blacklist.check_cache_link", state="up")
+
+    def down(self, error_type: str) -> None:
+        if not self._down:
+            self._down = True
+            self._logger.warning(
+                "token_blacklist.check_cache_link", state="down", error_type=error_type
+            )
+
+
 def _checked(config: object, client: Any) -> CheckCache:
     if not isinstance(config, CheckCache):
         raise TypeError(f"check_cache must be a CheckCache, not {type(config).__name__}")
@@ -41,8 +66,9 @@ def sync_check_cache(
     state = CacheState(_checked(config, client))
     metrics = cache_metrics_for(registry)
     pool = client.connection_pool if sentinel_managed(client) else None
-    logger = logger or structlog.get_logger("token_blacklist")
-    link = CacheLink(client, prefix, state, metrics=metrics, logger=logger, sentinel_pool=pool)
+    link = CacheLink(
+        client, prefix, state, metrics=metrics, logger=LinkLog(logger), sentinel_pool=pool
+    )
     link.start()
     return CachingTransport(transport, link, metrics)
 
@@ -57,6 +83,7 @@ def async_check_cache(
     state = CacheState(_checked(config, client))
     metrics = cache_metrics_for(registry)
     pool = client.connection_pool if sentinel_managed(client) else None
-    logger = logger or structlog.get_logger("token_blacklist")
-    link = AsyncCacheLink(client, prefix, state, metrics=metrics, logger=logger, sentinel_pool=pool)
+    link = AsyncCacheLink(
+        client, prefix, state, metrics=metrics, logger=LinkLog(logger), sentinel_pool=pool
+    )
     return AsyncCachingTransport(transport, link, metrics)
