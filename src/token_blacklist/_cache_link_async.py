@@ -51,8 +51,9 @@ class AsyncCacheLink:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # asyncio.wait_for can swallow a cancel that lands as its read completes (3.11):
+            # the loops also stop on _closed, and this never waits for long.
+            await asyncio.wait({task}, timeout=2.0)
 
     async def _address(self) -> tuple[str, int] | None:
         if self._sentinel_pool is None:
@@ -62,7 +63,7 @@ class AsyncCacheLink:
 
     async def _run(self) -> None:
         backoff = 0.02
-        while True:
+        while not self._closed:
             reason, was_up, writer = "closed", False, None
             try:
                 address = await self._address()
@@ -98,6 +99,8 @@ class AsyncCacheLink:
             was_up = self._forget(writer) or was_up
             if was_up:
                 self._metrics.links_lost.inc()
+            if self._closed:
+                return
             self._logger.down(reason)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
@@ -141,7 +144,7 @@ class AsyncCacheLink:
         pending: deque[float] = deque()
         next_ping = 0.0
         recheck = time.monotonic() + SENTINEL_RECHECK
-        while True:
+        while not self._closed:
             now = time.monotonic()
             if now >= next_ping:
                 pending.append(now)

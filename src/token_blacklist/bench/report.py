@@ -103,6 +103,8 @@ def _per_call_targets(cases: dict[str, Any]) -> list[dict[str, Any]]:
         ("check", "unconfigured", "baseline", "EXISTS", 0.70, 0.50),
         ("subject_check", "full", "baseline", "pipeline EXISTS + ZSCORE", 0.80, None),
         ("logout", "full", "peer", "instrumented peer", 0.50, None),
+        ("cached_check", "full", "baseline", "EXISTS", 0.10, None),
+        ("cached_check", "unconfigured", "baseline", "EXISTS", 0.03, None),
     )
     for operation, setup, base, what, limit, stretch in rows:
         for mode in ("sync", "async"):

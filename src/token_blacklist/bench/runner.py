@@ -17,6 +17,7 @@ import redis.asyncio
 
 from ..server import RedisServer
 from . import cli_throughput, memory, peer, wire_limit
+from .cached import cached_check_cases
 from .cases import bulk_cases, check_cases, logout_cases, subject_check_cases
 from .floor import floor_cases
 from .report import environment, evaluate_targets, floor_rows
@@ -124,6 +125,7 @@ def _small_cases(  # noqa: PLR0917 - private, called once
     cases = logout_cases(client, aclient, runner, calls)
     cases += check_cases(client, aclient, runner, calls)
     cases += subject_check_cases(client, aclient, runner, calls)
+    cases += cached_check_cases(client, aclient, runner, calls, closers)
     cases += floor_cases(client, url, kwargs, calls, closers)
     if peer.available():
         cases += peer.peer_cases(url, kwargs, runner, calls, closers)
