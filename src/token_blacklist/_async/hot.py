@@ -108,6 +108,15 @@ class AsyncHotPath:
         """Run the blacklist protocol; ``lean`` (hot path): one chunk straight to the wire;
         ``down``: the servers known down so far (``blacklist_stream``'s batches)."""
         core = self._core
+        hashes = plan.hashes
+        wire = self._wire
+        first: Reply | None = None
+        if lean and wire is not None and 0 < len(hashes) <= core.chunk_size:
+            keys = [core.key_prefix + h for h in hashes]
+            first = await wire.send_packed(pack_sets(keys, plan.ttls(hashes)), len(keys))
+            result = acknowledged(plan, first)
+            if result is not None:
+                return result
         protocol = blacklist_protocol(
             plan,
             core.chunk_size,
@@ -116,17 +125,7 @@ class AsyncHotPath:
             key_prefix=core.key_prefix,
             down=down,
         )
-        hashes = plan.hashes
-        wire = self._wire
-        if lean and wire is not None and 0 < len(hashes) <= core.chunk_size:
-            keys = [core.key_prefix + h for h in hashes]
-            reply = await wire.send_packed(pack_sets(keys, plan.ttls(hashes)), len(keys))
-            result = acknowledged(plan, reply)
-            if result is not None:
-                protocol.close()
-                return result
-            return await drive(protocol, self._transport, first=reply)
-        return await drive(protocol, self._transport)
+        return await drive(protocol, self._transport, first=first)
 
     async def check(
         self,

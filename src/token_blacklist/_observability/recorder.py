@@ -160,7 +160,8 @@ class Recorder:
         span.set_attributes(attributes)
         if reasons:
             span.set_status(Status(StatusCode.ERROR, result.describe()))
-        self._blacklist_signals(span, False, result, duration, reasons, outcome)
+        nodes = record_nodes(span)
+        self._blacklist_signals(span, False, result, duration, reasons, outcome, nodes)
 
     def finish_blacklist(self, result: BlacklistResult, opened: int, duration: float) -> None:
         """:meth:`record_blacklist` for a call that ran without a span of its own: the span
@@ -168,13 +169,13 @@ class Recorder:
         attributes, reasons, outcome = blacklist_attributes(result)
         span = self.finished_span(BLACKLIST_SPAN, attributes, opened)
         if span is None:
-            current = trace.get_current_span()
-            self._blacklist_signals(current, False, result, duration, reasons, outcome)
+            current = trace.get_current_span()  # its ids: never written to
+            self._blacklist_signals(current, False, result, duration, reasons, outcome, {})
             return
         try:
             if reasons:
                 span.set_status(Status(StatusCode.ERROR, result.describe()))
-            self._blacklist_signals(span, True, result, duration, reasons, outcome)
+            self._blacklist_signals(span, True, result, duration, reasons, outcome, {})
         finally:
             span.end()
 
@@ -186,7 +187,10 @@ class Recorder:
         duration: float,
         reasons: dict[FailureReason, int],
         outcome: str,
+        node_fields: dict[str, int | list[str]],
     ) -> None:
+        """The metrics and log event; ``attach``: ``span`` was made after the call (current
+        around the log event only); ``node_fields``: a cluster call's nodes."""
         if result.succeeded:
             self._tokens_succeeded.inc(result.succeeded)
         if reasons:
@@ -197,7 +201,6 @@ class Recorder:
         self._duration["blacklist"].observe(duration, self._exemplar(span))
         self._batch_size.observe(result.requested)
 
-        node_fields = record_nodes(span) if not attach else {}
         if not self._logs(LOG_LEVELS[outcome]):
             return  # the common success event at debug: no fields built for nobody
         fields = {

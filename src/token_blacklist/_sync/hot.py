@@ -110,6 +110,15 @@ class HotPath:
         """Run the blacklist protocol; ``lean`` (hot path): one chunk straight to the wire;
         ``down``: the servers known down so far (``blacklist_stream``'s batches)."""
         core = self._core
+        hashes = plan.hashes
+        wire = self._wire
+        first: Reply | None = None
+        if lean and wire is not None and 0 < len(hashes) <= core.chunk_size:
+            keys = [core.key_prefix + h for h in hashes]
+            first = wire.send_packed(pack_sets(keys, plan.ttls(hashes)), len(keys))
+            result = acknowledged(plan, first)
+            if result is not None:
+                return result
         protocol = blacklist_protocol(
             plan,
             core.chunk_size,
@@ -118,17 +127,7 @@ class HotPath:
             key_prefix=core.key_prefix,
             down=down,
         )
-        hashes = plan.hashes
-        wire = self._wire
-        if lean and wire is not None and 0 < len(hashes) <= core.chunk_size:
-            keys = [core.key_prefix + h for h in hashes]
-            reply = wire.send_packed(pack_sets(keys, plan.ttls(hashes)), len(keys))
-            result = acknowledged(plan, reply)
-            if result is not None:
-                protocol.close()
-                return result
-            return drive(protocol, self._transport, first=reply)
-        return drive(protocol, self._transport)
+        return drive(protocol, self._transport, first=first)
 
     def check(
         self,
