@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint unit venv system-deps clean
+.PHONY: demo test lint unit venv system-deps clean matrix
 .DEFAULT_GOAL := test
 
 $(BIN)/.installed: pyproject.toml
@@ -32,9 +32,17 @@ lint: venv
 ## test: lint, type-check and the whole suite against real redis-server processes.
 ## pytest's exit code 5 (no test collected) is a failure here: a suite that ran nothing
 ## proves nothing.
+## Then the compatibility matrix (`make matrix`), unless MATRIX=no or PYTEST_ARGS is set.
 test: venv system-deps lint
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	if [ "$(MATRIX)" != no ] && [ -z "$(PYTEST_ARGS)" ]; then scripts/matrix.sh; fi
+
+## matrix: parts of the suite on other combinations: lowest redis-py, no hiredis + RESP3,
+## valkey-py clients, Valkey 9 and Redis 6.2 servers (scripts/matrix.sh says which parts).
+matrix: venv system-deps
+	scripts/matrix.sh $(LEGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

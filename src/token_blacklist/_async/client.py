@@ -16,13 +16,16 @@ from typing import Any
 import redis.asyncio
 from opentelemetry.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
+from redis.exceptions import ResponseError
 
 from .._cache_link import CachedReply
 from .._cache_links import async_check_cache
 from .._cluster import server_map
 from .._core.check_cache import CheckCache
-from .._core.commands import CheckTokenAndSubject, ExistsTokens
+from .._core.classify import REDIS_FAILURES
+from .._core.commands import Batch, CheckTokenAndSubject, ExistsTokens, ExtendTokens
 from .._core.protocol import Reply, answer_check, interpret_check
+from .._core.server_version import EXPIRE_OPTIONS, server_version
 from .._core.stream import DEFAULT_BATCH_SIZE, StreamTally, check_batch_size
 from .._core.subjects import (
     interpret_subject_check,
@@ -34,7 +37,8 @@ from .._core.validation import BlacklistPlan, TtlSpec, plan_blacklist, plan_chec
 from .._observability.round_trips import RoundTripTracing
 from .._observability.telemetry import BLACKLIST_SPAN, CHECK_SPAN, REVOKE_ALL_SPAN
 from .._options import DEFAULT_CHUNK_SIZE, CheckErrorPolicy, ClientCore
-from .._transports import async_transport_for
+from .._transports import AsyncTransport, async_transport_for
+from ..errors import UnsupportedServerError
 from ..results import BlacklistResult, FailureReason, RevokeAllResult
 from .hot import AsyncHotPath, drive
 
@@ -98,6 +102,8 @@ class AsyncTokenBlacklist:
         )
         spans = self._core.telemetry.round_trip_spans(trace_round_trips, redis_client)
         self._transport = async_transport_for(redis_client, fast_path=fast_path, spans=spans)
+        self._client = redis_client
+        self._server_checked = False  # is the server Redis 7.0 or later? (asked once)
         # A cluster's nodes fail one by one: the core must not take one for all of Redis.
         self._server_of = server_map(self._transport, self._core.key_prefix)
         self._transport = async_check_cache(
@@ -105,6 +111,9 @@ class AsyncTokenBlacklist:
             prefix=self._core.key_prefix, registry=registry, logger=logger,
         )  # fmt: skip
         self._hot = AsyncHotPath(self._core, self._transport, self._server_of)
+        # Until the server says it is 7.0 or later, the protocols' round trips (not the hot
+        # path's first chunk, a SET NX) go through the guard that asks before EXPIRE GT.
+        self._hot._transport = AsyncFirstExtension(self, self._transport)
 
     async def aclose(self) -> None:
         """Stop the ``check_cache`` link (if any); the Redis client stays open (it is yours)."""
@@ -161,6 +170,8 @@ class AsyncTokenBlacklist:
                 plans = tally.plans_to_send(token_hashes, ttl, batch_size, core.chunk_size)
                 for plan in plans:
                     tally.add(await self._blacklist(plan, tally.servers_down))
+            except UnsupportedServerError:
+                raise  # the server, not the input: as from blacklist_tokens
             except Exception as error:
                 elapsed = time.perf_counter() - started
                 core.telemetry.record_interrupted(span, error, tally.result(), elapsed)
@@ -233,6 +244,7 @@ class AsyncTokenBlacklist:
             except (TypeError, ValueError) as error:
                 core.telemetry.record_rejected("revoke_all", error, span)
                 raise
+            await self._require_expire_options("revoke_all", span)
             result = await drive(revoke_all_protocol(plan, core.retry), self._transport)
             core.telemetry.record_revoke_all(span, result, time.perf_counter() - started)
         return result
@@ -259,7 +271,51 @@ class AsyncTokenBlacklist:
             )
         return answer_check(outcome, core.on_check_error)
 
+    async def require_supported_server(self) -> None:
+        """Raise :class:`UnsupportedServerError` now if the server is older than Redis 7.0,
+        rather than at the first ``revoke_all`` or re-revocation (one ``INFO server``; once
+        it has said 7.0 or later, never again). For a start-up check; optional."""
+        await self._require_expire_options("blacklist", None)
+
+    async def _require_expire_options(self, call: str, span: Any) -> None:
+        """Before the first ``revoke_all`` or re-revocation: a server older than Redis 7.0
+        has no ``EXPIRE ... NX|GT`` (nor ``#!lua`` scripts), so a re-revocation could not
+        keep the longer expiry, nor a retry tell its own earlier write: refuse with
+        :class:`UnsupportedServerError` instead, before that round trip. A server that
+        cannot be asked now is asked again next time; one that refuses ``INFO`` (an ACL)
+        is taken as it comes."""
+        if self._server_checked:
+            return
+        try:
+            info = await self._client.info("server")
+        except REDIS_FAILURES as error:
+            if isinstance(error, ResponseError):  # INFO denied: take the server as it comes
+                self._server_checked = True
+                self._hot._transport = self._transport
+            return
+        found = server_version(info) if isinstance(info, dict) else None
+        if found is not None and not found.at_least(EXPIRE_OPTIONS):
+            refused = UnsupportedServerError(call, EXPIRE_OPTIONS, str(found))
+            self._core.telemetry.record_rejected(call, refused, span)
+            raise refused
+        self._server_checked = True
+        self._hot._transport = self._transport  # no more asking: see AsyncFirstExtension
+
     async def _blacklist(
         self, plan: BlacklistPlan, down: dict[Hashable, FailureReason] | None = None
     ) -> BlacklistResult:
         return await self._hot.run(plan, down=down)
+
+
+class AsyncFirstExtension:
+    """Until the server is known to be 7.0 or later: asks it (once) right before the first
+    re-revocation (``EXPIRE ... GT``), the only write of ``blacklist_tokens`` that needs 7.0."""
+
+    def __init__(self, owner: AsyncTokenBlacklist, transport: AsyncTransport) -> None:
+        self._owner = owner
+        self._transport = transport
+
+    async def round_trip(self, commands: Batch) -> Reply:
+        if isinstance(commands, ExtendTokens):
+            await self._owner._require_expire_options("blacklist", None)
+        return await self._transport.round_trip(commands)

@@ -6,9 +6,7 @@ never the rest of the message, which embeds the command and its key.
 
 from __future__ import annotations
 
-import redis
-import redis.exceptions as rex
-
+from .._compat import errors
 from ..results import FailureReason
 
 __all__ = [
@@ -22,26 +20,33 @@ __all__ = [
     "is_refused",
 ]
 
-REDIS_FAILURES = (redis.RedisError, OSError)
-"""What a lost round trip raises: redis-py errors, and socket errors it did not wrap."""
+REDIS_FAILURES: tuple[type[BaseException], ...] = (*errors("RedisError"), OSError)
+"""What a lost round trip raises: redis-py (or valkey-py) errors, and socket errors they
+did not wrap."""
 
-# Order matters: subclasses before their bases.
+_RESPONSE_ERRORS = errors("ResponseError")
+
+# By class name, in both client libraries (their parsers turn the known error codes into
+# these classes and strip the code from the message). Order matters: subclasses first.
+_BY_NAME: tuple[tuple[str, FailureReason], ...] = (
+    ("OutOfMemoryError", FailureReason.OOM),
+    ("NoPermissionError", FailureReason.NOPERM),
+    ("ReadOnlyError", FailureReason.READONLY),
+    ("AuthenticationError", FailureReason.AUTH),
+    ("AuthorizationError", FailureReason.AUTH),
+    ("AuthenticationWrongNumberOfArgsError", FailureReason.AUTH),
+    ("BusyLoadingError", FailureReason.UNAVAILABLE),
+    ("ClusterDownError", FailureReason.CLUSTER_DOWN),
+    ("TryAgainError", FailureReason.CLUSTER_DOWN),
+    ("AskError", FailureReason.CLUSTER_DOWN),  # MovedError too: a redirect nobody followed
+    ("ClusterError", FailureReason.CLUSTER_DOWN),
+    ("SlotNotCoveredError", FailureReason.CLUSTER_DOWN),
+    ("TimeoutError", FailureReason.TIMEOUT),
+    ("ConnectionError", FailureReason.CONNECTION),
+)
 _BY_CLASS: tuple[tuple[type[BaseException], FailureReason], ...] = (
-    (rex.OutOfMemoryError, FailureReason.OOM),
-    (rex.NoPermissionError, FailureReason.NOPERM),
-    (rex.ReadOnlyError, FailureReason.READONLY),
-    (rex.AuthenticationError, FailureReason.AUTH),
-    (rex.AuthorizationError, FailureReason.AUTH),
-    (rex.AuthenticationWrongNumberOfArgsError, FailureReason.AUTH),
-    (rex.BusyLoadingError, FailureReason.UNAVAILABLE),
-    (rex.ClusterDownError, FailureReason.CLUSTER_DOWN),
-    (rex.TryAgainError, FailureReason.CLUSTER_DOWN),
-    (rex.AskError, FailureReason.CLUSTER_DOWN),  # MovedError too: a redirect nobody followed
-    (rex.ClusterError, FailureReason.CLUSTER_DOWN),
-    (rex.SlotNotCoveredError, FailureReason.CLUSTER_DOWN),
-    (rex.TimeoutError, FailureReason.TIMEOUT),
+    *((cls, reason) for name, reason in _BY_NAME for cls in errors(name)),
     (TimeoutError, FailureReason.TIMEOUT),
-    (rex.ConnectionError, FailureReason.CONNECTION),
     (ConnectionError, FailureReason.CONNECTION),
 )
 
@@ -79,7 +84,7 @@ def classify_error(error: BaseException) -> FailureReason:
     status = getattr(error, "status_code", None)
     if isinstance(status, str) and status in _BY_STATUS_WORD:
         return _BY_STATUS_WORD[status]
-    if isinstance(error, rex.ResponseError) and error.args and isinstance(error.args[0], str):
+    if isinstance(error, _RESPONSE_ERRORS) and error.args and isinstance(error.args[0], str):
         # Unmapped prefixes (BUSY, CLUSTERDOWN on a plain client) keep the status word first.
         word = error.args[0].split(" ", 1)[0]
         return _BY_STATUS_WORD.get(word, FailureReason.OTHER)

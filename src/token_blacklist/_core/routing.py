@@ -12,10 +12,9 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio.cluster
-import redis.cluster
 import redis.exceptions as rex
 
+from .._compat import ASYNC_CLUSTERS, SYNC_CLUSTERS, errors
 from .commands import command_key
 
 __all__ = [
@@ -37,15 +36,19 @@ NodeReply = Sequence[object] | BaseException
 MAX_REDIRECTS = 3
 """MOVED/ASK hops followed for one command within one send; then the error is its reply."""
 
-CLUSTER_CLIENTS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
+CLUSTER_CLIENTS = (*SYNC_CLUSTERS, *ASYNC_CLUSTERS)
 
 
 def is_cluster_client(client: object) -> bool:
-    """True for redis-py's sync or asyncio ``RedisCluster``."""
+    """True for redis-py's sync or asyncio ``RedisCluster`` (or valkey-py's ``ValkeyCluster``)."""
     return isinstance(client, CLUSTER_CLIENTS)
 
 
-_LOST = (rex.ConnectionError, rex.TimeoutError, OSError)
+_LOST = (*errors("ConnectionError"), *errors("TimeoutError"), OSError)
+_TIMEOUTS = errors("TimeoutError")
+_ASK = errors("AskError")
+_MOVED = errors("MovedError")
+_UNROUTABLE = (*errors("RedisError"), *errors("RedisClusterException"))
 """Errors that break the connection: later replies of the same batch are lost with it."""
 
 
@@ -64,7 +67,7 @@ class Exchange:
     """One step: apply the ``moved`` slot updates, then send every batch (any order)."""
 
     batches: list[NodeBatch]
-    moved: list[rex.MovedError]
+    moved: list[Any]  # MovedError of redis-py or valkey-py
 
 
 @dataclass(slots=True)
@@ -105,7 +108,7 @@ def _per_command(batch: NodeBatch, reply: NodeReply) -> list[object]:
     return replies
 
 
-def _node_name(error: rex.AskError) -> str:
+def _node_name(error: Any) -> str:
     return f"{error.host}:{error.port}"
 
 
@@ -122,9 +125,9 @@ def exchange(
     for position, command in enumerate(commands):
         try:
             targets[position] = (locate(command_key(command)), False)
-        except (rex.RedisError, rex.RedisClusterException) as error:
+        except _UNROUTABLE as error:
             outcome.replies[position] = error
-    moved: dict[int, rex.MovedError] = {}
+    moved: dict[int, Any] = {}
     for hop in range(MAX_REDIRECTS + 1):
         if not targets:
             break
@@ -139,13 +142,13 @@ def exchange(
                 outcome.replies[position] = reply
                 if isinstance(reply, _LOST):
                     outcome.failed.add(batch.node)
-                    if not isinstance(reply, rex.TimeoutError):
+                    if not isinstance(reply, _TIMEOUTS):
                         outcome.refresh = batch.node
-                elif isinstance(reply, rex.AskError) and hop < MAX_REDIRECTS:
+                elif isinstance(reply, _ASK) and hop < MAX_REDIRECTS:
                     # MOVED: the slot has a new owner for good; ASK: this command only,
                     # while the slot migrates (MovedError is an AskError subclass).
-                    is_moved = isinstance(reply, rex.MovedError)
+                    is_moved = isinstance(reply, _MOVED)
                     targets[position] = (_node_name(reply), not is_moved)
-                    if isinstance(reply, rex.MovedError):
-                        moved[reply.slot_id] = reply
+                    if is_moved:
+                        moved[getattr(reply, "slot_id")] = reply  # noqa: B009
     return outcome

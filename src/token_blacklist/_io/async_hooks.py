@@ -10,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._compat import ASYNC_HIREDIS_PARSER as _HIREDIS
-from .._compat import ASYNC_POOL_ARGS as _POOL_ARGS
+from .._compat import pool_args
 from . import pools
 
 __all__ = [
@@ -133,7 +133,7 @@ async def get_connection(pool: Any) -> Any:
     ``+OK``. redis-py disconnects only on its own errors, so on any other exception every
     idle connection is dropped (each reconnects on its next use)."""
     try:
-        return await pool.get_connection(*_POOL_ARGS)
+        return await pool.get_connection(*pool_args(pool))
     except redis.exceptions.RedisError:
         raise
     except BaseException:

@@ -11,7 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._compat import SYNC_HIREDIS_PARSER as _HIREDIS
-from .._compat import SYNC_POOL_ARGS as _POOL_ARGS
+from .._compat import pool_args
 from . import pools
 
 __all__ = [
@@ -121,7 +121,7 @@ def get_connection(pool: Any) -> Any:
     ``+OK``. redis-py disconnects only on its own errors, so on any other exception every
     idle connection is dropped (each reconnects on its next use)."""
     try:
-        return pool.get_connection(*_POOL_ARGS)
+        return pool.get_connection(*pool_args(pool))
     except redis.exceptions.RedisError:
         raise
     except BaseException:
