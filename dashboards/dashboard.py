@@ -267,6 +267,44 @@ def _check_panels(settings: Settings) -> list[Panel]:
     ]
 
 
+def _cache_panels(settings: Settings) -> list[Panel]:
+    cache = "token_blacklist_check_cache_total"
+    heartbeat = "token_blacklist_check_cache_heartbeat_seconds_bucket"
+    bypass = _timeseries(
+        "Check cache bypass ratio",
+        "Share of cached checks (check_cache=) sent to Redis because the invalidation link "
+        "was not known fresh. The line is the TokenBlacklistCheckCacheBypassed threshold.",
+        "percentunit",
+        _query(_ratio_query(cache, 'result="bypass"', cache), "{{job}}"),
+    )
+    lag = _timeseries(
+        "Check cache heartbeat p99",
+        "Round trip of the invalidation link's heartbeat: how late an invalidation can be "
+        "known to have arrived. The line is the TokenBlacklistCheckCacheLagging threshold.",
+        "s",
+        _query(f"histogram_quantile(0.99, {_rate(heartbeat, by='job, le')})", "{{job}}"),
+    )
+    return [
+        _timeseries(
+            "Check cache answers",
+            "Cached checks per second: hit (from memory), miss (from Redis, then stored), "
+            "bypass (from Redis: the link was not fresh). Empty when no client uses "
+            "check_cache=.",
+            "ops",
+            _query(_rate(cache, by="result"), "{{result}}"),
+        ),
+        _timeseries(
+            "Check cache link losses",
+            "Invalidation links lost or in doubt per second, by job: each one emptied a "
+            "process's cache (a cut connection, a late heartbeat, a failover).",
+            "ops",
+            _query(_rate("token_blacklist_check_cache_link_losses_total", by="job"), "{{job}}"),
+        ),
+        _threshold_lines(bypass, [(settings.check_cache_bypass_ratio, "red")]),
+        _threshold_lines(lag, [(settings.check_cache_heartbeat_seconds, "red")]),
+    ]
+
+
 def _variables() -> list[dash.DatasourceVariable | dash.QueryVariable]:
     job_query = f"label_values({OPERATIONS}, job)"
     instance_query = f'label_values({OPERATIONS}{{job=~"$job"}}, instance)'
@@ -314,6 +352,7 @@ def build_dashboard(settings: Settings) -> dash.Dashboard:
         ("Operations", _operation_panels(settings)),
         ("Latency", _latency_panels(settings)),
         ("Checks", _check_panels(settings)),
+        ("Check cache", _cache_panels(settings)),
     )
     panel_id = 0
     for title, panels in rows:

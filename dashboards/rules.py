@@ -28,11 +28,15 @@ TOKEN_FAILURES = "token_blacklist_token_failures_total"  # noqa: S105 - a metric
 OPERATIONS = "token_blacklist_operations_total"
 DURATION = "token_blacklist_operation_duration_seconds"
 CHECKS = "token_blacklist_checks_total"
+CACHE = "token_blacklist_check_cache_total"
+CACHE_HEARTBEAT = "token_blacklist_check_cache_heartbeat_seconds"
 
 QUANTILES = ("0.5", "0.9", "0.99")
 LATENCY = f"job_operation:{DURATION}:quantile_rate5m"
 CHECK_ERROR_RATIO = "job:token_blacklist_check_errors_per_checks:ratio_rate5m"
 REVOKE_ALL_FAILURE_RATIO = "job:token_blacklist_revoke_all_failures_per_calls:ratio_rate15m"
+CACHE_BYPASS_RATIO = "job:token_blacklist_check_cache_bypass_per_checks:ratio_rate5m"
+CACHE_HEARTBEAT_P99 = f"job:{CACHE_HEARTBEAT}:p99_rate5m"
 # Reasons that mean "Redis did not answer", as opposed to "Redis answered no" (OOM, NOPERM):
 # the library's own definition, so a new reason reaches the alerts without an edit here.
 UNREACHABLE_REASONS = "|".join(reason.value for reason in NO_ANSWER)
@@ -128,6 +132,16 @@ def recording_groups(settings: Settings | None = None) -> tuple[Group, ...]:
                     ),
                     "15m",
                 ),
+            ),
+            # check_cache=: how often the cache cannot answer, and how late its link is.
+            Record(
+                CACHE_BYPASS_RATIO,
+                _ratio(_select(settings, CACHE, 'result="bypass"'), _select(settings, CACHE), "5m"),
+            ),
+            Record(
+                CACHE_HEARTBEAT_P99,
+                "histogram_quantile(0.99, sum by (job, le) "
+                f"(rate({_select(settings, f'{CACHE_HEARTBEAT}_bucket')}[5m])))",
             ),
             *(_latency(settings, q) for q in QUANTILES),
         ),
@@ -268,6 +282,39 @@ def _absent_alert(settings: Settings) -> Alert:
     )
 
 
+def _cache_bypassed_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistCheckCacheBypassed"
+    threshold = settings.check_cache_bypass_ratio
+    return Alert(
+        name,
+        f"{CACHE_BYPASS_RATIO} > {threshold:g}",
+        "10m",
+        "warning",
+        "Cached blacklist checks are going to Redis: the invalidation link is down.",
+        f"{{{{ $value | humanizePercentage }}}} of the cached checks of {{{{ $labels.job }}}} "
+        f"were sent to Redis over the last 5m (threshold {_percent(threshold)}) because the "
+        "check cache's invalidation link was not known fresh; answers stay correct, "
+        "latency and Redis load grow.",
+        settings.runbook(name),
+    )
+
+
+def _cache_lag_alert(settings: Settings) -> Alert:
+    name = "TokenBlacklistCheckCacheLagging"
+    threshold = settings.check_cache_heartbeat_seconds
+    return Alert(
+        name,
+        f"{CACHE_HEARTBEAT_P99} > {threshold:g}",
+        "10m",
+        "warning",
+        "The check cache's invalidation link is slow: cached answers fall back to Redis.",
+        f"p99 of the check cache heartbeat of {{{{ $labels.job }}}} is "
+        f"{{{{ $value | humanizeDuration }}}} over the last 5m (threshold {threshold:g}s): "
+        "near max_staleness the cache stops answering from memory.",
+        settings.runbook(name),
+    )
+
+
 def alert_groups(settings: Settings) -> tuple[Group, ...]:
     """Every alert, in the order of the runbook."""
     alerts = (
@@ -277,6 +324,8 @@ def alert_groups(settings: Settings) -> tuple[Group, ...]:
         _check_errors_alert(settings),
         _revoke_all_alert(settings),
         _latency_alert(settings),
+        _cache_bypassed_alert(settings),
+        _cache_lag_alert(settings),
         _absent_alert(settings),
     )
     return (Group("token_blacklist.alerts", alerts),)

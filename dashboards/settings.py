@@ -119,6 +119,11 @@ class Settings:
     """Share of ``revoke_all`` calls ("log out everywhere") failed over 15m."""
     blacklist_p99_seconds: float = 0.5
     """p99 wall time of ``blacklist_tokens`` (a logout waits for it)."""
+    check_cache_bypass_ratio: float = 0.5
+    """Share of cached checks sent to Redis because the invalidation link was not fresh."""
+    check_cache_heartbeat_seconds: float = 0.05
+    """p99 of the check cache's heartbeat round trip: half of the default ``max_staleness``
+    (0.1 s); near the bound, answers fall back to Redis."""
     runbook_url: str = PLACEHOLDER_RUNBOOK_URL
     """Where your SREs read ``dashboards/runbook.md``: each alert links ``URL#<alert>``.
     The default is a placeholder: set it (``--runbook-url``) before deploying."""
@@ -143,8 +148,10 @@ class Settings:
         for name in ("fast_failure_ratio", "check_error_ratio", "revoke_all_failure_ratio"):
             if not 0 < getattr(self, name) < 1:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if self.blacklist_p99_seconds <= 0:
-            raise ValueError("blacklist_p99_seconds must be positive")
+        if self.blacklist_p99_seconds <= 0 or self.check_cache_heartbeat_seconds <= 0:
+            raise ValueError("blacklist_p99_seconds and check_cache_heartbeat_seconds > 0")
+        if not 0 < self.check_cache_bypass_ratio < 1:
+            raise ValueError("check_cache_bypass_ratio must be between 0 and 1")
         if not re.fullmatch(r"https?://[^\s#\"]+", self.runbook_url):
             raise ValueError(
                 "runbook_url must be an http(s) URL without '#' (the alert's anchor is added)"

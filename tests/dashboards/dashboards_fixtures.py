@@ -9,13 +9,14 @@ the fixtures they use from here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from mixin_inspection import require_binary
 from revoker_redis import ACL, PREFIX, REVOKER
 
-from token_blacklist import TokenBlacklist
+from token_blacklist import CheckCache, TokenBlacklist
 from token_blacklist.server import RedisServer
 from token_blacklist.testing import TelemetryCapture
 
@@ -42,6 +43,17 @@ def exported(revoker_server: RedisServer) -> TelemetryCapture:
         result = blacklist.blacklist_tokens(hashes, ttl=60)
         assert result.failed == 8 and result.succeeded == 8
         blacklist.blacklisted(hashes)
+        # A check_cache= client in the same registry: its series, heartbeats observed.
+        cached = TokenBlacklist(
+            client, PREFIX, on_check_error="deny", **capture.kwargs(),
+            check_cache=CheckCache(max_staleness=0.5),
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not capture.sample("token_blacklist_check_cache_heartbeat_seconds_count"):
+            assert time.monotonic() < deadline, "the check cache's link never came up"
+            cached.is_blacklisted(hashes[0])
+            time.sleep(0.02)
+        cached.close()
     finally:
         client.close()
     return capture

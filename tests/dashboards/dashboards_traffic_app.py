@@ -21,7 +21,7 @@ import structlog
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, start_http_server
 
-from token_blacklist import TokenBlacklist
+from token_blacklist import CheckCache, TokenBlacklist
 
 
 def _parse() -> argparse.Namespace:
@@ -34,7 +34,9 @@ def _parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _traffic(blacklist: TokenBlacklist, stop: threading.Event, pause: float) -> None:
+def _traffic(
+    blacklist: TokenBlacklist, cached: TokenBlacklist, stop: threading.Event, pause: float
+) -> None:
     revoked: list[str] = []
     calls = 0
     while not stop.wait(pause):
@@ -49,6 +51,9 @@ def _traffic(blacklist: TokenBlacklist, stop: threading.Event, pause: float) -> 
         # Known revoked hashes answer "blacklisted"; fresh ones outside the ACL pattern
         # are refused (NOPERM) and counted as check errors.
         blacklist.blacklisted([*revoked[-2:], *(secrets.token_hex(32) for _ in range(4))])
+        # The same checks through a check_cache= client (hits, misses, the link's heartbeat).
+        for token_hash in revoked[-3:]:
+            cached.is_blacklisted(token_hash)
 
 
 def main() -> None:
@@ -68,11 +73,18 @@ def main() -> None:
         logger=quiet,
         on_check_error="deny",
     )
+    cached = TokenBlacklist(
+        client,
+        registry=registry,
+        logger=quiet,
+        on_check_error="deny",
+        check_cache=CheckCache(max_staleness=0.5),
+    )
     start_http_server(args.metrics_port, addr="127.0.0.1", registry=registry)
     stop = threading.Event()
     signal.signal(signal.SIGUSR1, lambda *_: stop.set())
     print("ready", flush=True)
-    _traffic(blacklist, stop, args.pause)
+    _traffic(blacklist, cached, stop, args.pause)
     while True:  # keep serving the final counts until SIGTERM (default action: exit)
         signal.pause()
 

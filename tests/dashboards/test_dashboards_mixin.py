@@ -165,7 +165,7 @@ def test_dashboard_follows_the_conventions() -> None:
     assert {"job", "instance"} <= set(variables)
     assert board["uid"] == "token-blacklist" and board["tags"]
     rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
-    assert rows == ["Overview", "Token failures", "Operations", "Latency", "Checks"]
+    assert rows == ["Overview", "Token failures", "Operations", "Latency", "Checks", "Check cache"]
     assert any(link["url"] == Settings().runbook_url for link in board["links"])
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids))
