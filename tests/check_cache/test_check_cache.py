@@ -26,9 +26,11 @@ from token_blacklist import (
     CheckCache,
     TokenBlacklist,
 )
-from token_blacklist.server import RedisServer
+from token_blacklist.server import RedisServer, describe_binary, find_redis_server
 from token_blacklist.testing import TelemetryCapture
 
+BINARY = describe_binary(find_redis_server())
+OLD = BINARY.name == "redis" and BINARY.version < (7, 0)
 BOUND = 0.1
 CACHE = CheckCache(max_entries=10_000, max_staleness=BOUND)
 
@@ -196,6 +198,7 @@ def test_flushall_and_expiry_invalidate_revoked_answers(cached, admin):
     assert later and not any(later)  # no revoked answer for a key Redis no longer has
 
 
+@pytest.mark.skipif(OLD, reason="revoke_all needs Redis 7.0 (UnsupportedServerError on 6.2)")
 def test_revoke_all_invalidates_the_subjects_cached_checks(cached):
     blacklist, writer, capture = cached
     token_hash = random_hashes(1)[0]
