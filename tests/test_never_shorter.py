@@ -101,3 +101,17 @@ def test_stream_never_shortens(
     assert result.succeeded == 30
     expected_low = LONG - 5 if first == LONG else 0
     assert all(expected_low < ttl_of(admin, h) <= max(first, SHORT) for h in hashes[:15])
+
+
+def test_doctor_names_a_user_that_cannot_lengthen_an_expiry(make_server: Any) -> None:
+    """The right a re-revocation needs is probed like the others (``acl-expire-tokens``)."""
+    from token_blacklist.doctor import Severity, diagnose
+
+    server = make_server({"user": ["default on nopass ~* &* +@all", EXPIRE_DENIED]})
+    client = server.client(username="app", password="app-pw")
+    found = {f.check: f for f in diagnose(client, PREFIX, revoke_all=False)}
+    assert found["acl-expire-tokens"].severity is Severity.CRITICAL
+    assert "16 of 16" in found["acl-expire-tokens"].what
+    assert "+set +expire +exists" in found["acl-expire-tokens"].fix
+    assert found["acl-set"].severity is Severity.OK
+    client.close()
