@@ -26,7 +26,14 @@ from ._cache_target import PING, CacheMetrics, LinkTarget, handshake, target_of
 from ._core.check_cache import NEED_DATA, CacheState, Push, Resp3Reader, RespError
 from ._core.commands import Batch, CheckTokenAndSubject, ExistsTokens
 
-__all__ = ["CachedReply", "CachingTransport", "LinkLost", "apply_message", "cached_keys"]
+__all__ = [
+    "CachedChecks",
+    "CachedReply",
+    "CachingTransport",
+    "LinkLost",
+    "apply_message",
+    "cached_keys",
+]
 
 SENTINEL_RECHECK = 1.0
 """Seconds between two questions to the Sentinels about the current master."""
@@ -206,6 +213,27 @@ class CacheLink:
                     apply_message(self.state, message, pending, self._metrics)
 
 
+class CachedChecks:
+    """The shells' shortcut for one hash: its cached answer, or None (then the call goes
+    the usual way, through :class:`CachingTransport`, which counts the miss or bypass)."""
+
+    def __init__(self, state: CacheState, metrics: CacheMetrics) -> None:
+        self._state = state
+        self._hit = metrics.hit
+
+    def hit(self, key: str) -> bool | None:
+        state = self._state
+        if time.monotonic() - state.fresh_as_of > state.max_staleness:
+            return None
+        value = state.entries.get(key)
+        if value is None:
+            return None
+        with contextlib.suppress(KeyError):  # invalidated meanwhile: the answer was fresh
+            state.entries.move_to_end(key)
+        self._hit.inc()
+        return bool(value)
+
+
 class CachingTransport:
     """The client's transport, with checks answered from the cache when it may."""
 
@@ -214,6 +242,7 @@ class CachingTransport:
         self._link = link
         self._state = link.state
         self._metrics = metrics
+        self.cached_checks = CachedChecks(link.state, metrics)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._cache_link import (
     SENTINEL_RECHECK,
+    CachedChecks,
     CachedReply,
     LinkLost,
     apply_message,
@@ -170,6 +171,7 @@ class AsyncCachingTransport:
         self._link = link
         self._state = link.state
         self._metrics = metrics
+        self.cached_checks = CachedChecks(link.state, metrics)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

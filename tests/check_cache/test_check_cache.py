@@ -98,9 +98,31 @@ def test_hits_answer_from_memory_and_the_span_says_so(cached):
     registry = capture.registry
     hits = sample(registry, "hit")
     assert blacklist.is_blacklisted(revoked) is True  # a miss, stored
+    checks = {
+        r: capture.sample("token_blacklist_checks_total", result=r)
+        for r in ("blacklisted", "not_blacklisted")
+    }
+    calls = capture.sample("token_blacklist_operation_duration_seconds_count", operation="check")
+    capture.clear()
     assert blacklist.is_blacklisted(revoked) is True  # a hit
     assert blacklist.is_blacklisted(other) is False  # a hit on a key that is not revoked
     assert sample(registry, "hit") == hits + 2
+    # A hit is a check like any other: counted, timed, traced (and says it was cached).
+    assert (
+        capture.sample("token_blacklist_checks_total", result="blacklisted")
+        == checks["blacklisted"] + 1
+    )
+    assert (
+        capture.sample("token_blacklist_checks_total", result="not_blacklisted")
+        == checks["not_blacklisted"] + 1
+    )
+    assert (
+        capture.sample("token_blacklist_operation_duration_seconds_count", operation="check")
+        == calls + 2
+    )
+    hit_spans = [s for s in capture.spans() if s.name == "token_blacklist.check"]
+    assert [s.attributes["token_blacklist.blacklisted"] for s in hit_spans] == [1, 0]
+    assert all(s.attributes["token_blacklist.check.cached"] is True for s in hit_spans)
     assert blacklist.blacklisted([revoked, other]) == {revoked}
     spans = [s for s in capture.spans() if s.name == "token_blacklist.check"]
     assert spans[-1].attributes.get("token_blacklist.check.cached") is True

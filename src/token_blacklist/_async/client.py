@@ -18,7 +18,7 @@ from opentelemetry.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
 from redis.exceptions import ResponseError
 
-from .._cache_link import CachedReply
+from .._cache_link import CachedChecks, CachedReply
 from .._cache_links import async_check_cache
 from .._cluster import server_map
 from .._core.check_cache import CheckCache
@@ -110,6 +110,7 @@ class AsyncTokenBlacklist:
             self._transport, redis_client, check_cache,
             prefix=self._core.key_prefix, registry=registry, logger=logger,
         )  # fmt: skip
+        self._cached_checks: CachedChecks | None = getattr(self._transport, "cached_checks", None)
         self._hot = AsyncHotPath(self._core, self._transport, self._server_of)
         # Until the server says it is 7.0 or later, the protocols' round trips (not the hot
         # path's first chunk, a SET NX) go through the guard that asks before EXPIRE GT.
@@ -191,6 +192,14 @@ class AsyncTokenBlacklist:
         """
         core = self._core
         started = time.perf_counter()
+        cached = self._cached_checks
+        if cached is not None and subject is None and type(token_hash) is str:
+            # Only a validated hash was ever stored: a hit needs no validation.
+            answer = cached.hit(core.key_prefix + token_hash)
+            if answer is not None:
+                opened = time.time_ns() - int((time.perf_counter() - started) * 1e9)
+                core.telemetry.finish_cached_check(answer, opened, time.perf_counter() - started)
+                return answer
         wire = self._hot.wire()
         if wire is not None:  # nothing needs the call's span current
             return await self._hot.check(wire, token_hash, subject, issued_at, started)

@@ -74,24 +74,26 @@ class CacheState:
 
     def __init__(self, config: CheckCache) -> None:
         self.config = config
-        self._entries: OrderedDict[str, Any] = OrderedDict()
+        self.max_staleness = config.max_staleness
+        self.entries: OrderedDict[str, Any] = OrderedDict()
+        """Read without the lock by the shells' hit shortcut (single dict operations)."""
         self._lock = threading.Lock()
         self._seq = 0
         self._recent: deque[tuple[int, str | None]] = deque(maxlen=_RECENT)
         self._epoch = 0
-        self._fresh_as_of = -math.inf
+        self.fresh_as_of = -math.inf
         self.link_up = False
 
     # -- the checks' side ---------------------------------------------------------------
     def serving(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        return now - self._fresh_as_of <= self.config.max_staleness
+        return now - self.fresh_as_of <= self.config.max_staleness
 
     def get(self, keys: Sequence[str]) -> list[Any] | None:
         """The cached replies of every key, or ``None`` (a miss, or not serving)."""
-        if time.monotonic() - self._fresh_as_of > self.config.max_staleness:
+        if time.monotonic() - self.fresh_as_of > self.config.max_staleness:
             return None
-        entries = self._entries
+        entries = self.entries
         with self._lock:
             found = [entries.get(key, _MISS) for key in keys]
             if _MISS in found:
@@ -121,7 +123,7 @@ class CacheState:
                         break
                     if key is None or key in wanted:
                         return False
-            entries = self._entries
+            entries = self.entries
             for key, reply in zip(keys, replies, strict=True):
                 entries[key] = reply
                 entries.move_to_end(key)
@@ -130,7 +132,7 @@ class CacheState:
         return True
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
     # -- the link's side ----------------------------------------------------------------
     def invalidate(self, keys: Sequence[str] | None) -> None:
@@ -139,36 +141,36 @@ class CacheState:
             if keys is None:
                 self._seq += 1
                 self._recent.append((self._seq, None))
-                self._entries.clear()
+                self.entries.clear()
                 return
             for key in keys:
                 self._seq += 1
                 self._recent.append((self._seq, key))
-                self._entries.pop(key, None)
+                self.entries.pop(key, None)
 
     def connected(self) -> None:
         """Tracking is on, on a new connection: start empty, serve after the first ping."""
         with self._lock:
             self._epoch += 1
-            self._entries.clear()
-            self._fresh_as_of = -math.inf
+            self.entries.clear()
+            self.fresh_as_of = -math.inf
             self.link_up = True
 
     def heartbeat(self, sent_at: float) -> None:
         """The reply to a ping sent at ``sent_at`` (monotonic) arrived."""
-        self._fresh_as_of = max(self._fresh_as_of, sent_at)
+        self.fresh_as_of = max(self.fresh_as_of, sent_at)
 
     def lost(self) -> None:
         """The link is down or in doubt: forget everything, answer nothing."""
         with self._lock:
             self._epoch += 1
-            self._fresh_as_of = -math.inf
-            self._entries.clear()
+            self.fresh_as_of = -math.inf
+            self.entries.clear()
             self.link_up = False
 
     def staleness(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
-        return now - self._fresh_as_of
+        return now - self.fresh_as_of
 
 
 # -- a RESP3 reader for the link (push messages, pings), sans I/O -------------------------

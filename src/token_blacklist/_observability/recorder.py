@@ -54,6 +54,23 @@ BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
 CHECK_SPAN: Final = "token_blacklist.check"
 
 
+# A check answered from memory has no error: its outcome and attributes are constants
+# (the outcome's hash is never read: the signals count it).
+_CACHED_OUTCOMES: Final = {
+    True: CheckOutcome(frozenset({"cached"}), {}, None),
+    False: CheckOutcome(frozenset(), {}, None),
+}
+_CACHED_ATTRIBUTES: Final[dict[bool, dict[str, AttributeValue]]] = {
+    answer: {
+        "token_blacklist.checked": 1,
+        "token_blacklist.blacklisted": int(answer),
+        "token_blacklist.check_errors": 0,
+        "token_blacklist.check.cached": True,
+    }
+    for answer in (True, False)
+}
+
+
 def record_nodes(span: Span) -> dict[str, int | list[str]]:
     """Cluster calls: how many nodes took part and which lost a round trip (by address)."""
     fields = current_node_fields()
@@ -268,6 +285,20 @@ class Recorder:
                     Status(StatusCode.ERROR, f"{len(outcome.errors)} of {checked} checks failed")
                 )
             self._check_signals(span, True, checked, outcome, policy, duration, counts, {})
+        finally:
+            span.end()
+
+    def finish_cached_check(self, blacklisted: bool, opened: int, duration: float) -> None:
+        """:meth:`finish_check` for one hash answered from memory (``check_cache=``): the
+        same span, metrics and events, and ``token_blacklist.check.cached=true``."""
+        outcome = _CACHED_OUTCOMES[blacklisted]
+        span = self.finished_span(CHECK_SPAN, _CACHED_ATTRIBUTES[blacklisted], opened)
+        if span is None:
+            current = trace.get_current_span()
+            self._check_signals(current, False, 1, outcome, "raise", duration, {}, {})
+            return
+        try:
+            self._check_signals(span, True, 1, outcome, "raise", duration, {}, {})
         finally:
             span.end()
 
