@@ -9,6 +9,7 @@ or, for a Sentinel-managed client, to the master the Sentinels name, re-asked ev
 
 from __future__ import annotations
 
+import inspect
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,16 @@ class LinkTarget:
     connect_timeout: float
 
 
-def _ssl_context(kwargs: dict[str, Any]) -> ssl.SSLContext:
+def _default_check_hostname(connection_class: Any) -> bool:
+    """redis-py's own default (True in 8.x, False in 5.x), so the link verifies as the pool."""
+    try:
+        parameter = inspect.signature(connection_class.__init__).parameters["ssl_check_hostname"]
+    except (KeyError, TypeError, ValueError):
+        return False
+    return bool(parameter.default) if parameter.default is not inspect.Parameter.empty else False
+
+
+def _ssl_context(kwargs: dict[str, Any], connection_class: Any) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=kwargs.get("ssl_ca_certs"))
     if kwargs.get("ssl_ca_path"):
         context.load_verify_locations(capath=kwargs["ssl_ca_path"])
@@ -48,7 +58,8 @@ def _ssl_context(kwargs: dict[str, Any]) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     else:
-        context.check_hostname = bool(kwargs.get("ssl_check_hostname", True))
+        default = _default_check_hostname(connection_class)
+        context.check_hostname = bool(kwargs.get("ssl_check_hostname", default))
     return context
 
 
@@ -70,7 +81,7 @@ def target_of(client: Any, address: tuple[str, int] | None = None) -> LinkTarget
         path=kwargs.get("path"),
         username=username,
         password=password,
-        ssl_context=_ssl_context(kwargs) if uses_tls else None,
+        ssl_context=_ssl_context(kwargs, connection_class) if uses_tls else None,
         server_hostname=host if uses_tls else None,
         connect_timeout=float(kwargs.get("socket_connect_timeout") or 2.0),
     )
