@@ -119,3 +119,22 @@ def test_the_text_report_speaks_to_its_reader() -> None:
     assert completed.returncode == 0, completed.stderr
     assert "issue" not in completed.stdout
     assert "floor of this machine" in completed.stdout
+
+
+def test_only_the_report_goes_to_stdout(monkeypatch, capsys) -> None:
+    """Whatever the run prints (an unconfigured structlog's warning, say) goes to stderr:
+    ``--json`` output stays one JSON document."""
+    import json
+
+    from token_blacklist.cli import bench, main
+
+    def run_bench(settings, url):  # the real run's output channel, not its measurements
+        print("2026-12-02 07:28:52 [warning  ] token_blacklist.check_cache_link state=down")
+        return {"targets": []}
+
+    monkeypatch.setattr(bench, "run_bench", run_bench)
+    monkeypatch.setattr(bench, "print_report", lambda report, as_json: print(json.dumps(report)))
+    assert main(["bench", "--json", "--tiny"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"targets": []}
+    assert "check_cache_link" in captured.err

@@ -5,6 +5,7 @@ options name (TLS and credentials as for every other command)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -88,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
     kwargs, where = target
     url: str | None = args.redis_url or None
     try:
-        report = run_bench(settings_from(args, kwargs), url)
+        # stdout carries the report only (--json is read by programs): whatever the run
+        # prints, such as the library's own warnings through an unconfigured structlog
+        # (a cached check's link lost on a loaded machine), goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            report = run_bench(settings_from(args, kwargs), url)
     except RedisServerError as error:
         print(f"token-blacklist bench: {error}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
