@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from ._cache_link import CacheLink, CachingTransport
 from ._cache_link_async import AsyncCacheLink, AsyncCachingTransport
-from ._cache_target import cache_metrics_for
+from ._cache_target import CacheMetrics, cache_metrics_for
 from ._core.check_cache import CacheState, CheckCache
 from ._transports import sentinel_managed
 
@@ -56,6 +56,18 @@ def _checked(config: object, client: Any) -> CheckCache:
     return config
 
 
+def _link(
+    kind: Any, client: Any, config: CheckCache, *, prefix: str,
+    registry: CollectorRegistry | None, logger: Any,
+) -> tuple[Any, CacheMetrics]:  # fmt: skip
+    """The link of ``kind`` (``CacheLink`` or ``AsyncCacheLink``) for ``client``."""
+    state = CacheState(_checked(config, client))
+    metrics = cache_metrics_for(registry)
+    pool = client.connection_pool if sentinel_managed(client) else None
+    link = kind(client, prefix, state, metrics=metrics, logger=LinkLog(logger), sentinel_pool=pool)
+    return link, metrics
+
+
 def sync_check_cache(
     transport: Any, client: Any, config: CheckCache | None, *, prefix: str,
     registry: CollectorRegistry | None, logger: Any,
@@ -63,11 +75,8 @@ def sync_check_cache(
     """``transport`` itself without a cache; else the caching transport, its link started."""
     if config is None:
         return transport
-    state = CacheState(_checked(config, client))
-    metrics = cache_metrics_for(registry)
-    pool = client.connection_pool if sentinel_managed(client) else None
-    link = CacheLink(
-        client, prefix, state, metrics=metrics, logger=LinkLog(logger), sentinel_pool=pool
+    link, metrics = _link(
+        CacheLink, client, config, prefix=prefix, registry=registry, logger=logger
     )
     link.start()
     return CachingTransport(transport, link, metrics)
@@ -80,10 +89,7 @@ def async_check_cache(
     """As :func:`sync_check_cache`; the link's task starts with the first check."""
     if config is None:
         return transport
-    state = CacheState(_checked(config, client))
-    metrics = cache_metrics_for(registry)
-    pool = client.connection_pool if sentinel_managed(client) else None
-    link = AsyncCacheLink(
-        client, prefix, state, metrics=metrics, logger=LinkLog(logger), sentinel_pool=pool
+    link, metrics = _link(
+        AsyncCacheLink, client, config, prefix=prefix, registry=registry, logger=logger
     )
     return AsyncCachingTransport(transport, link, metrics)
