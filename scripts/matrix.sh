@@ -5,7 +5,8 @@
 # range allows, with hiredis; Debian's redis-server 7.0). Each leg here runs a part of the
 # suite on one other combination, in its own virtual environment under .matrix/:
 #
-#   redis-py-lowest   redis-py 5.0.1 + hiredis, RESP2         (failure modes, cluster, checks)
+#   redis-py-lowest   redis-py 5.0.1 + hiredis, RESP2         (failure modes, cluster, Sentinel,
+#                                                             checks)
 #   no-hiredis-resp3  redis-py of .venv, no hiredis, RESP3    (failure modes, checks, wire)
 #   valkey-py         valkey-py clients (the [valkey] extra, in .venv) instead of redis-py's
 #                     for the library under test        (failure modes, checks, cluster)
@@ -76,11 +77,8 @@ leg_redis_py_lowest() {
   if [ "$("$venv/bin/python" -c 'import redis; print(redis.__version__)')" != "$LOWEST_REDIS_PY" ]; then
     "$PY" -m pip install --quiet --no-deps --target "$(own_site "$venv")" "redis==$LOWEST_REDIS_PY"
   fi
-  # Sentinel is left out: two Sentinel tests failed here in a full tests/cluster run (every
-  # write NOREPLICAS) and passed alone; not yet understood (README: Sentinel on 5.x expected).
   pytest_leg redis-py-lowest "$venv/bin/python" tests/unit tests/test_failures.py \
-    tests/test_checks.py tests/test_server_versions.py tests/perf/test_wire.py tests/cluster \
-    -k "not sentinel"
+    tests/test_checks.py tests/test_server_versions.py tests/perf/test_wire.py tests/cluster
 }
 
 leg_no_hiredis_resp3() {

@@ -107,7 +107,7 @@ class SentinelSet:
         _host, port = self.admin_sentinel().sentinel_get_master_addr_by_name(SERVICE)
         return next(s for s in self.servers if s.port == int(port))
 
-    def failover(self, timeout: float = 5.0) -> None:
+    def failover(self, timeout: float = 10.0) -> None:
         """``SENTINEL FAILOVER``, re-asked until Sentinel has a replica it may promote."""
         deadline = time.monotonic() + timeout
         while True:
