@@ -20,6 +20,8 @@ from django.conf import settings as django_settings
 from opentelemetry.instrumentation.django import DjangoInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 
+from cli.test_cli_tls import tls_server  # a real redis-server with a TLS port, its CA
+from cluster.sentinel_fixtures import sentinel_set  # primary, 2 replicas and a Sentinel
 from token_blacklist import hash_token
 from token_blacklist.server import RedisServer
 from web.app_harness import WebCapture
@@ -43,6 +45,8 @@ if not django_settings.configured:
 from django_logout_app import views as example_views  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 from rest_framework_simplejwt.tokens import UntypedToken  # noqa: E402
+
+__all__ = ["sentinel_set", "tls_server"]  # fixtures, re-exported for this directory
 
 AppFactory = Callable[..., APIClient]
 PASSWORD = "pw-" + secrets.token_hex(8)
@@ -68,18 +72,19 @@ def django_app(
 ) -> Iterator[AppFactory]:
     """``django_app(url, **TOKEN_BLACKLIST overrides)`` -> an APIClient of the example
     project whose client is rebuilt from those settings (Django instrumented into this
-    test's provider, the example's log lines into this test's capture)."""
+    test's provider, the example's log lines into this test's capture). ``url`` None: no
+    ``REDIS_URL`` at all (``SENTINELS`` in the overrides)."""
     DjangoInstrumentor().instrument(tracer_provider=web_capture.tracer_provider)
     monkeypatch.setattr(example_views, "log", web_capture.logger)
 
-    def make(url: str, **overrides: Any) -> APIClient:
+    def make(url: str | None, **overrides: Any) -> APIClient:
         options = {
             "trace_round_trips": True,
             **web_capture.kwargs(),
             **overrides.pop("CLIENT_OPTIONS", {}),
         }
         settings.TOKEN_BLACKLIST = {
-            "REDIS_URL": url,
+            **({} if url is None else {"REDIS_URL": url}),
             "SOCKET_TIMEOUT": 2,
             "ON_CHECK_ERROR": "raise",
             **overrides,
