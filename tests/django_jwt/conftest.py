@@ -18,12 +18,12 @@ import django
 import pytest
 from django.conf import settings as django_settings
 from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.instrumentation.redis import RedisInstrumentor
 
 from cli.test_cli_tls import tls_server  # a real redis-server with a TLS port, its CA
 from cluster.sentinel_fixtures import sentinel_set  # primary, 2 replicas and a Sentinel
 from token_blacklist import hash_token
 from token_blacklist.server import RedisServer
+from web import fixtures as web_fixtures
 from web.app_harness import WebCapture
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -52,18 +52,8 @@ AppFactory = Callable[..., APIClient]
 PASSWORD = "pw-" + secrets.token_hex(8)
 
 
-@pytest.fixture
-def web_capture() -> WebCapture:
-    return WebCapture()
-
-
-@pytest.fixture
-def redis_spans(web_capture: WebCapture) -> Iterator[None]:
-    """opentelemetry-instrumentation-redis patches redis-py process-wide: only for the
-    duration of one test, and into this test's own provider."""
-    RedisInstrumentor().instrument(tracer_provider=web_capture.tracer_provider)
-    yield
-    RedisInstrumentor().uninstrument()
+web_capture = web_fixtures.web_capture
+redis_spans = web_fixtures.redis_spans
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from opentelemetry.instrumentation.redis import RedisInstrumentor
 
 from token_blacklist import hash_token
 from token_blacklist.server import RedisServer
+from web import fixtures as web_fixtures
 from web.app_harness import WebCapture
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flask_logout_app.py"
@@ -36,18 +36,8 @@ example = _load_example()
 AppFactory = Callable[..., FlaskClient]
 
 
-@pytest.fixture
-def web_capture() -> WebCapture:
-    return WebCapture()
-
-
-@pytest.fixture
-def redis_spans(web_capture: WebCapture) -> Iterator[None]:
-    """opentelemetry-instrumentation-redis patches redis-py process-wide: only for the
-    duration of one test, and into this test's own provider."""
-    RedisInstrumentor().instrument(tracer_provider=web_capture.tracer_provider)
-    yield
-    RedisInstrumentor().uninstrument()
+web_capture = web_fixtures.web_capture
+redis_spans = web_fixtures.redis_spans
 
 
 @pytest.fixture
