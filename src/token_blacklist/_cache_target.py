@@ -46,9 +46,21 @@ def _default_check_hostname(connection_class: Any) -> bool:
 
 
 def _ssl_context(kwargs: dict[str, Any], connection_class: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=kwargs.get("ssl_ca_certs"))
-    if kwargs.get("ssl_ca_path"):
-        context.load_verify_locations(capath=kwargs["ssl_ca_path"])
+    """What the client's SSL connections accept, and no more (CA file, path or data,
+    verify flags, lowest version, ciphers, client certificate)."""
+    context = ssl.create_default_context(
+        cafile=kwargs.get("ssl_ca_certs"),
+        capath=kwargs.get("ssl_ca_path"),
+        cadata=kwargs.get("ssl_ca_data"),
+    )
+    for flag in kwargs.get("ssl_include_verify_flags") or ():
+        context.verify_flags |= flag
+    for flag in kwargs.get("ssl_exclude_verify_flags") or ():
+        context.verify_flags &= ~flag
+    if kwargs.get("ssl_min_version") is not None:
+        context.minimum_version = kwargs["ssl_min_version"]
+    if kwargs.get("ssl_ciphers"):
+        context.set_ciphers(kwargs["ssl_ciphers"])
     if kwargs.get("ssl_certfile"):
         context.load_cert_chain(
             kwargs["ssl_certfile"], kwargs.get("ssl_keyfile"), kwargs.get("ssl_password")
