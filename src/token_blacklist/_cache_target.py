@@ -46,13 +46,14 @@ def _default_check_hostname(connection_class: Any) -> bool:
 
 
 def _ssl_context(kwargs: dict[str, Any], connection_class: Any) -> ssl.SSLContext:
-    """What the client's SSL connections accept, and no more (CA file, path or data,
-    verify flags, lowest version, ciphers, client certificate)."""
-    context = ssl.create_default_context(
-        cafile=kwargs.get("ssl_ca_certs"),
-        capath=kwargs.get("ssl_ca_path"),
-        cadata=kwargs.get("ssl_ca_data"),
-    )
+    """What the client's SSL connections accept, built as redis-py builds theirs: the
+    system's CAs plus any CA file, path or data given; verify flags, lowest version,
+    ciphers, client certificate. (Trusting only the given CAs would refuse a server the
+    client trusts, and the cache would never serve.)"""
+    context = ssl.create_default_context()
+    cafile, capath, cadata = (kwargs.get(k) for k in ("ssl_ca_certs", "ssl_ca_path", "ssl_ca_data"))
+    if cafile is not None or capath is not None or cadata is not None:
+        context.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)
     for flag in kwargs.get("ssl_include_verify_flags") or ():
         context.verify_flags |= flag
     for flag in kwargs.get("ssl_exclude_verify_flags") or ():
