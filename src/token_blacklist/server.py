@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping
@@ -139,6 +140,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """The server gets SIGTERM when its parent dies (a killed test run leaves none behind).
+    Linux ties that to the *thread* that forked, so it is only asked from the main thread
+    (:meth:`RedisServer.start`): a server restarted from a worker thread would otherwise
+    die as soon as that thread ends. Such a server is still stopped at exit."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -211,7 +216,10 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             cwd=self.directory,
             start_new_session=True,  # a terminal's Ctrl-C goes to us, and we stop it cleanly
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+            # only prctl, before exec; from the main thread only (see _die_with_parent)
+            preexec_fn=_die_with_parent  # noqa: PLW1509
+            if threading.current_thread() is threading.main_thread()
+            else None,
         )
         deadline = time.monotonic() + self._startup_timeout
         while time.monotonic() < deadline:
