@@ -237,15 +237,18 @@ def acknowledged(plan: BlacklistPlan, reply: Reply) -> BlacklistResult | None:
     count = len(plan.hashes)
     if isinstance(reply, BaseException) or not _all_acknowledged(reply, count):
         return None
-    return BlacklistResult(
-        requested=count, succeeded=count, failures=_NO_FAILURES, chunks=1, round_trips=1
-    )
+    return BlacklistResult(count, count, _NO_FAILURES, 1, 1)  # requested, succeeded, ...
 
 
 def _all_acknowledged(reply: Sequence[object], count: int) -> bool:
     """Every one of ``count`` commands answered ``OK`` (transports turn it into ``True``;
     ``b"OK"`` when a pipeline applied no reply callback)."""
-    return len(reply) == count and all(r is True or r == b"OK" for r in reply)
+    if len(reply) != count:
+        return False
+    for r in reply:  # noqa: SIM110 - a loop, not all() over a generator: every logout
+        if r is not True and r != b"OK":
+            return False
+    return True
 
 
 def _servers_down(
