@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -63,7 +62,7 @@ def lean_pool(pool: Any) -> bool:
 def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     """A connected connection of ``pool`` with nothing left to read, and whether it came
     the lean way (then :func:`checkin` must give it back the same way)."""
-    if not lean or pool.pid != os.getpid() or pools.redis_observed():
+    if not lean or pool.pid != pools.current_pid or pools.redis_observed():
         return get_connection(pool), False
     with pool._lock:
         try:
@@ -95,7 +94,8 @@ def checkin(pool: Any, conn: Any, lean: bool) -> None:
     if not lean:
         pool.release(conn)
         return
-    pool._checkpid()
+    if pool.pid != pools.current_pid:  # forked: the pool resets itself
+        pool._checkpid()
     with pool._lock:
         try:
             pool._in_use_connections.remove(conn)
