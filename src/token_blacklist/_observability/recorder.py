@@ -54,6 +54,8 @@ BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
 CHECK_SPAN: Final = "token_blacklist.check"
 
 
+_NON_RECORDING: Final = (ProxyTracerProvider, NoOpTracerProvider)
+
 # A check answered from memory has no error: its outcome and attributes are constants
 # (the outcome's hash is never read: the signals count it).
 _CACHED_OUTCOMES: Final = {
@@ -101,6 +103,10 @@ class Recorder:
         server_attributes: Mapping[str, AttributeValue],
     ) -> None:
         self._tracer_provider = tracer_provider
+        # An explicit provider's kind never changes: decided once (the global one per call).
+        self._explicit_tracing = tracer_provider is not None and not isinstance(
+            tracer_provider, _NON_RECORDING
+        )
         self._tracer = trace.get_tracer(
             LOGGER_NAME, __about__.__version__, tracer_provider=tracer_provider
         )
@@ -130,9 +136,9 @@ class Recorder:
         provider, or the global one while no SDK has been installed (checked per call:
         an application may install its SDK after building the client)."""
         provider = self._tracer_provider
-        if provider is None:
-            provider = trace.get_tracer_provider()
-        return not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        if provider is not None:
+            return self._explicit_tracing
+        return not isinstance(trace.get_tracer_provider(), _NON_RECORDING)
 
     def finished_span(
         self, name: str, attributes: Mapping[str, AttributeValue], opened: int
