@@ -281,8 +281,15 @@ class CheckOutcome:
     """The first Redis exception, to chain from."""
 
 
+_NOT_BLACKLISTED: frozenset[str] = frozenset()
+
+
 def interpret_check(hashes: Sequence[str], reply: Reply) -> CheckOutcome:
     """Turn ``EXISTS`` replies (one per hash) into a :class:`CheckOutcome`."""
+    if type(reply) is list and len(reply) == 1 == len(hashes):  # is_blacklisted: one answer
+        value = reply[0]
+        if not isinstance(value, BaseException):
+            return CheckOutcome(frozenset(hashes) if value else _NOT_BLACKLISTED, {}, None)
     if not isinstance(reply, BaseException) and len(reply) != len(hashes):
         reply = RuntimeError("reply count does not match the commands sent")
     if isinstance(reply, BaseException):
