@@ -70,6 +70,8 @@ async def _read_hiredis(conn: Any, parser: Any, count: int) -> list[object]:
             reply = reader.gets()
             if reply is NOT_ENOUGH_DATA:
                 await hooks.fill(conn, parser)
+            elif type(reply) is int:  # EXISTS (never a push, never OK)
+                append(reply)
             elif reply is True or reply in _OK:
                 append(True)
             elif pushes is not None and isinstance(reply, pushes):

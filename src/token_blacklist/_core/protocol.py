@@ -237,15 +237,18 @@ def acknowledged(plan: BlacklistPlan, reply: Reply) -> BlacklistResult | None:
     count = len(plan.hashes)
     if isinstance(reply, BaseException) or not _all_acknowledged(reply, count):
         return None
-    return BlacklistResult(
-        requested=count, succeeded=count, failures=_NO_FAILURES, chunks=1, round_trips=1
-    )
+    return BlacklistResult(count, count, _NO_FAILURES, 1, 1)  # requested, succeeded, ...
 
 
 def _all_acknowledged(reply: Sequence[object], count: int) -> bool:
     """Every one of ``count`` commands answered ``OK`` (transports turn it into ``True``;
     ``b"OK"`` when a pipeline applied no reply callback)."""
-    return len(reply) == count and all(r is True or r == b"OK" for r in reply)
+    if len(reply) != count:
+        return False
+    for r in reply:  # noqa: SIM110 - a loop, not all() over a generator: every logout
+        if r is not True and r != b"OK":
+            return False
+    return True
 
 
 def _servers_down(
@@ -278,8 +281,15 @@ class CheckOutcome:
     """The first Redis exception, to chain from."""
 
 
+_NOT_BLACKLISTED: frozenset[str] = frozenset()
+
+
 def interpret_check(hashes: Sequence[str], reply: Reply) -> CheckOutcome:
     """Turn ``EXISTS`` replies (one per hash) into a :class:`CheckOutcome`."""
+    if type(reply) is list and len(reply) == 1 == len(hashes):  # is_blacklisted: one answer
+        value = reply[0]
+        if not isinstance(value, BaseException):
+            return CheckOutcome(frozenset(hashes) if value else _NOT_BLACKLISTED, {}, None)
     if not isinstance(reply, BaseException) and len(reply) != len(hashes):
         reply = RuntimeError("reply count does not match the commands sent")
     if isinstance(reply, BaseException):

@@ -95,6 +95,11 @@ def _distinct_valid(items: Sequence[object]) -> list[str] | None:
 
 
 def _validated_hashes(token_hashes: Iterable[str], what: str) -> list[str]:
+    kind = type(token_hashes)
+    if kind is list or kind is tuple:  # the common call: neither a str nor a mapping
+        fast = _distinct_valid(token_hashes)  # type: ignore[arg-type]
+        if fast is not None:
+            return fast
     if isinstance(token_hashes, str | bytes | bytearray | memoryview):
         raise TypeError(
             f"{what} must be an iterable of str hashes, not a single {type(token_hashes).__name__}"
@@ -185,7 +190,10 @@ def plan_blacklist(token_hashes: Iterable[str], ttl: TtlSpec) -> BlacklistPlan:
     first occurrence's position.
     """
     hashes = _validated_hashes(token_hashes, "token_hashes")
-    if isinstance(ttl, Mapping):
+    if type(ttl) is int:  # exactly int (a bool takes validate_ttl's rule path)
+        if 1 <= ttl <= MAX_TTL_SECONDS:
+            return BlacklistPlan(hashes, ttl)
+    elif isinstance(ttl, Mapping):
         fast = _valid_ttls(hashes, ttl)
         if fast is not None:
             return BlacklistPlan(hashes, fast)
@@ -205,6 +213,8 @@ def plan_check(token_hashes: Iterable[str]) -> list[str]:
 
 def validate_hash(token_hash: object) -> str:
     """Validate one hash (for ``is_blacklisted``)."""
+    if type(token_hash) is str and _VALID_HASH.fullmatch(token_hash):
+        return token_hash  # every rule at once: the common case
     if not isinstance(token_hash, str):
         raise TypeError(f"token_hash must be str, not {type(token_hash).__name__}")
     problem = _hash_problem(token_hash)

@@ -22,6 +22,7 @@ without them simply takes the public route.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 try:
@@ -38,7 +39,20 @@ try:
 except ImportError:  # pragma: no cover - depends on the redis-py version
     get_observability_instance = None  # type: ignore[assignment]
 
-__all__ = ["lean_pool", "redis_observed"]
+__all__ = ["current_pid", "lean_pool", "redis_observed"]
+
+current_pid = os.getpid()
+"""This process's id, renewed in a forked child: what a pool's ``pid`` is compared with
+(``os.getpid()`` is a system call, twice a call on the lean route)."""
+
+
+def _forked() -> None:
+    global current_pid  # noqa: PLW0603 - the one writer, in a forked child
+    current_pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows (no fork there)
+    os.register_at_fork(after_in_child=_forked)
 
 _POOL_FIELDS = ("_lock", "_available_connections", "_in_use_connections")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import select
+import socket
 import time
 from typing import Any
 
@@ -63,7 +64,7 @@ def lean_pool(pool: Any) -> bool:
 def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     """A connected connection of ``pool`` with nothing left to read, and whether it came
     the lean way (then :func:`checkin` must give it back the same way)."""
-    if not lean or pool.pid != os.getpid() or pools.redis_observed():
+    if not lean or pool.pid != pools.current_pid or pools.redis_observed():
         return get_connection(pool), False
     with pool._lock:
         try:
@@ -75,7 +76,7 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     if conn is None:  # the pool makes (and counts) a new one
         return get_connection(pool), False
     try:
-        clean = conn._sock is not None and not conn.can_read()
+        clean = _idle_clean(conn)
     except (RedisConnectionError, RedisTimeoutError, OSError):
         clean = False
     except BaseException:
@@ -90,12 +91,36 @@ def checkout(pool: Any, lean: bool) -> tuple[Any, bool]:
     return get_connection(pool), False
 
 
+_POLL = getattr(select, "poll", None)
+
+
+def _idle_clean(conn: Any) -> bool:
+    """``conn._sock is not None and not conn.can_read()``: connected, nothing buffered and
+    nothing (data, EOF, error) to read. For a plain socket under redis-py's hiredis parser,
+    the same tests without redis-py's three frames (its ``can_read`` also formats the
+    host name for an error message it rarely raises): the reader holds no data and
+    ``poll(0)`` reports nothing; a readable socket is never clean, closed or not."""
+    sock = conn._sock
+    if sock is None:
+        return False
+    parser = conn._parser
+    if _POLL is None or type(parser) is not _HIREDIS or type(sock) is not socket.socket:
+        return not conn.can_read()  # TLS (bytes above the socket), other parsers...
+    reader = parser._reader
+    if reader is None or reader.has_data():
+        return False
+    poller = _POLL()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
 def checkin(pool: Any, conn: Any, lean: bool) -> None:
     """Give ``conn`` back to ``pool`` (the way :func:`checkout` took it)."""
     if not lean:
         pool.release(conn)
         return
-    pool._checkpid()
+    if pool.pid != pools.current_pid:  # forked: the pool resets itself
+        pool._checkpid()
     with pool._lock:
         try:
             pool._in_use_connections.remove(conn)

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+import structlog
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-__all__ = ["add_trace_context", "exemplar", "no_exemplar", "trace_fields"]
+__all__ = ["add_trace_context", "bound_logger", "exemplar", "no_exemplar", "trace_fields"]
+
+_LAZY_PROXY = type(structlog.get_logger())  # structlog's BoundLoggerLazyProxy
 
 
 def add_trace_context(
@@ -47,3 +50,17 @@ def exemplar(span: Span) -> dict[str, str] | None:
 
 def no_exemplar(span: Span) -> None:
     return None
+
+
+def bound_logger(logger: Any) -> tuple[Any, bool]:
+    """The logger to ask ``is_enabled_for``, and whether it is final (may be kept).
+
+    A structlog lazy proxy (``get_logger``, ``wrap_logger``) that has cached its bound
+    logger (``cache_logger_on_first_use``: structlog then replaces the proxy's ``bind``)
+    gives that same logger on every later access, while each attribute access on the
+    proxy goes through its ``__getattr__`` and ``bind()``. A proxy that does not cache
+    is not final: it is asked again next time. Any other logger is itself."""
+    if type(logger) is not _LAZY_PROXY:
+        return logger, True
+    bound = logger.bind()
+    return bound, "bind" in vars(logger)

@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from .. import __about__
 from .._core.protocol import CheckOutcome
 from ..results import BlacklistResult, FailureReason
-from .log_context import exemplar, no_exemplar, trace_fields
+from .log_context import bound_logger, exemplar, no_exemplar, trace_fields
 from .metrics import (
     CHECK_RESULTS,
     OPERATION_OUTCOMES,
@@ -52,7 +52,7 @@ __all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "Recorder", "emit", "r
 LOGGER_NAME: Final = "token_blacklist"
 BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
 CHECK_SPAN: Final = "token_blacklist.check"
-
+_NON_RECORDING: Final = (ProxyTracerProvider, NoOpTracerProvider)
 
 # A check answered from memory has no error: its outcome and attributes are constants
 # (the outcome's hash is never read: the signals count it).
@@ -101,11 +101,16 @@ class Recorder:
         server_attributes: Mapping[str, AttributeValue],
     ) -> None:
         self._tracer_provider = tracer_provider
+        # An explicit provider's kind never changes: decided once (the global one per call).
+        self._explicit_tracing = tracer_provider is not None and not isinstance(
+            tracer_provider, _NON_RECORDING
+        )
         self._tracer = trace.get_tracer(
             LOGGER_NAME, __about__.__version__, tracer_provider=tracer_provider
         )
         self._logger = logger if logger is not None else structlog.get_logger(LOGGER_NAME)
         self._default_logger = logger is None
+        self._bound: Any = None  # the logger _logs asks (see log_context.bound_logger)
         self._base_attributes: dict[str, AttributeValue] = {
             "db.system.name": "redis",
             **server_attributes,
@@ -130,9 +135,9 @@ class Recorder:
         provider, or the global one while no SDK has been installed (checked per call:
         an application may install its SDK after building the client)."""
         provider = self._tracer_provider
-        if provider is None:
-            provider = trace.get_tracer_provider()
-        return not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        if provider is not None:
+            return self._explicit_tracing
+        return not isinstance(trace.get_tracer_provider(), _NON_RECORDING)
 
     def finished_span(
         self, name: str, attributes: Mapping[str, AttributeValue], opened: int
@@ -168,7 +173,12 @@ class Recorder:
         """
         if self._default_logger and not structlog.is_configured():
             return level >= logging.WARNING
-        is_enabled_for = getattr(self._logger, "is_enabled_for", None)
+        logger = self._bound
+        if logger is None:
+            logger, final = bound_logger(self._logger)
+            if final:
+                self._bound = logger
+        is_enabled_for = getattr(logger, "is_enabled_for", None)
         return True if is_enabled_for is None else bool(is_enabled_for(level))
 
     def record_blacklist(self, span: Span, result: BlacklistResult, duration: float) -> None:
