@@ -22,21 +22,41 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ._cache_target import PING, CacheMetrics, LinkTarget, handshake, target_of
-from ._core.check_cache import NEED_DATA, CacheState, Push, Resp3Reader, RespError
+from ._cache_target import (
+    PING,
+    ROLE,
+    CacheMetrics,
+    LinkTarget,
+    handshake,
+    masters_in,
+    slots_question,
+    target_of,
+)
+from ._core.check_cache import NEED_DATA, CacheMember, CacheState, Push, Resp3Reader, RespError
 from ._core.commands import Batch, CheckTokenAndSubject, ExistsTokens
 
 __all__ = [
     "CachedChecks",
     "CachedReply",
     "CachingTransport",
+    "ClusterLinkGroup",
     "LinkLost",
     "apply_message",
     "cached_keys",
+    "shared_state",
 ]
 
 SENTINEL_RECHECK = 1.0
 """Seconds between two questions to the Sentinels about the current master."""
+
+CLUSTER_RECHECK = 1.0
+"""Seconds between two questions to a cluster about its masters (sooner when a link is lost)."""
+
+QUESTION_TIMEOUT = 1.0
+"""Seconds a node has to answer ``CLUSTER SLOTS`` before the next one is asked."""
+
+LinkState = CacheState | CacheMember
+"""What a link keeps true: the state itself, or its share of a group's (a cluster's)."""
 
 
 class LinkLost(Exception):
@@ -56,7 +76,7 @@ def cached_keys(batch: Batch) -> Sequence[str] | None:
 
 
 def apply_message(
-    state: CacheState, message: Any, pending: deque[float], metrics: CacheMetrics
+    state: LinkState, message: Any, pending: deque[float], metrics: CacheMetrics
 ) -> None:
     """One message read on the link: an invalidation, or the reply to a heartbeat."""
     if isinstance(message, Push):
@@ -69,6 +89,8 @@ def apply_message(
     sent = pending.popleft()
     if isinstance(message, RespError):
         raise LinkLost(f"heartbeat refused ({message})")
+    if isinstance(message, list) and message and message[0] != b"master":
+        raise LinkLost("the node is no longer a master")  # ROLE, a cluster link's heartbeat
     state.heartbeat(sent)
     metrics.heartbeat.observe(time.monotonic() - sent)
 
@@ -87,8 +109,8 @@ class CacheLink:
     """The daemon thread that keeps ``state`` true for a blocking client."""
 
     def __init__(
-        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics,
-        logger: Any, sentinel_pool: Any = None,
+        self, client: Any, prefix: str, state: LinkState, *, metrics: CacheMetrics,
+        logger: Any, sentinel_pool: Any = None, node: tuple[str, int] | None = None,
     ) -> None:  # fmt: skip
         self._client = client
         self._prefix = prefix
@@ -96,6 +118,9 @@ class CacheLink:
         self._metrics = metrics
         self._logger = logger
         self._sentinel_pool = sentinel_pool
+        self.node = node
+        """A cluster link's master (its heartbeat is then ``ROLE``, not ``PING``)."""
+        self._heartbeat = PING if node is None else ROLE
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name="token-blacklist-cache", daemon=True)
@@ -112,22 +137,15 @@ class CacheLink:
         self._thread.join(timeout=5)
 
     def _address(self) -> tuple[str, int] | None:
+        if self.node is not None:
+            return self.node
         if self._sentinel_pool is None:
             return None
         host, port = self._sentinel_pool.get_master_address()
         return str(host), int(port)
 
     def _connect(self, target: LinkTarget) -> socket.socket:
-        if target.path is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(target.connect_timeout)
-            sock.connect(target.path)
-        else:
-            sock = socket.create_connection((target.host, target.port), target.connect_timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if target.ssl_context is not None:
-            sock = target.ssl_context.wrap_socket(sock, server_hostname=target.server_hostname)
-        return sock
+        return connect(target)
 
     def _run(self) -> None:
         backoff = 0.02
@@ -199,7 +217,7 @@ class CacheLink:
             now = time.monotonic()
             if now >= next_ping:
                 pending.append(now)
-                sock.sendall(PING)
+                sock.sendall(self._heartbeat)
                 next_ping = now + config.ping_interval
             if pending and now - pending[0] > config.max_staleness:
                 raise LinkLost("heartbeat late")
@@ -211,6 +229,146 @@ class CacheLink:
             if self._read(sock, reader, wake - now):
                 while (message := reader.gets()) is not NEED_DATA:
                     apply_message(self.state, message, pending, self._metrics)
+
+
+def shared_state(state: LinkState) -> CacheState:
+    return state if isinstance(state, CacheState) else state.shared
+
+
+def connect(target: LinkTarget) -> socket.socket:
+    if target.path is not None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(target.connect_timeout)
+        sock.connect(target.path)
+    else:
+        sock = socket.create_connection((target.host, target.port), target.connect_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if target.ssl_context is not None:
+        sock = target.ssl_context.wrap_socket(sock, server_hostname=target.server_hostname)
+    return sock
+
+
+def known_nodes(client: Any) -> list[tuple[str, int]]:
+    """The nodes a cluster client knows (its slot map's, then its start-up nodes)."""
+    manager = client.nodes_manager
+    found: list[tuple[str, int]] = []
+    for nodes in (manager.nodes_cache, manager.startup_nodes):
+        for node in list(nodes.values()):
+            address = (str(node.host), int(node.port))
+            if address not in found:
+                found.append(address)
+    return found
+
+
+def answer_of(reader: Resp3Reader, replies: list[Any]) -> Any:
+    """The ``CLUSTER SLOTS`` reply once both replies are in (``NEED_DATA`` until then)."""
+    while len(replies) < 2:
+        message = reader.gets()
+        if message is NEED_DATA:
+            return NEED_DATA
+        if isinstance(message, RespError):
+            raise LinkLost(f"CLUSTER SLOTS refused ({message})")
+        if not isinstance(message, Push):
+            replies.append(message)
+    return replies[1]
+
+
+class ClusterLinkGroup:
+    """Redis Cluster: one link per master, all keeping one :class:`CacheState` true.
+
+    Tracking is per node: a master pushes the invalidations of the writes it executes.
+    The state serves only while every master's link is up and fresh (fresh as of the
+    oldest of their newest answered heartbeats); a link that connects or is lost empties
+    it. A supervisor thread asks the cluster (``CLUSTER SLOTS``, on a connection of its
+    own, with a timeout) which nodes are masters, every :data:`CLUSTER_RECHECK` and as soon
+    as a link is lost; when the set differs from the links', the cache is emptied and the
+    links re-pointed (one closed per former master, one started per new master).
+    """
+
+    def __init__(
+        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics, logger: Any
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self.state = state
+        self._metrics = metrics
+        self._logger = logger
+        self.links: dict[tuple[str, int], tuple[CacheLink, CacheMember]] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="token-blacklist-cache-cluster", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        for link, _ in list(self.links.values()):
+            link.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):
+                masters = self._masters()
+                if masters is not None:
+                    self._repoint(masters)
+            self._wake.wait(CLUSTER_RECHECK)
+            self._wake.clear()
+            self._stop.wait(self.state.config.ping_interval)  # a lost link: not a busy loop
+
+    def _masters(self) -> frozenset[tuple[str, int]] | None:
+        """The masters, per the first node that answers (linked nodes that are up first)."""
+        up = [node for node, (_, member) in self.links.items() if member.link_up]
+        for node in up + [n for n in known_nodes(self._client) if n not in up]:
+            if self._stop.is_set():
+                return None
+            target = target_of(self._client, node)
+            try:
+                return self._ask(target)
+            except (OSError, LinkLost, RespError, ValueError, IndexError, TypeError):
+                continue
+        return None
+
+    def _ask(self, target: LinkTarget) -> frozenset[tuple[str, int]]:
+        sock = connect(target)
+        try:
+            sock.sendall(slots_question(target))
+            reader, replies = Resp3Reader(), list[Any]()
+            deadline = time.monotonic() + QUESTION_TIMEOUT
+            while (answer := answer_of(reader, replies)) is NEED_DATA:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LinkLost("no answer to CLUSTER SLOTS")
+                sock.settimeout(left)
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionError("closed before CLUSTER SLOTS was answered")
+                reader.feed(data)
+            return masters_in(answer, target)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _repoint(self, masters: frozenset[tuple[str, int]]) -> None:
+        if masters == set(self.links):
+            return
+        for node in set(self.links) - masters:
+            link, member = self.links.pop(node)
+            link.close()
+            self.state.leave(member)
+        for node in masters - set(self.links):
+            member = self.state.join(self._wake.set)
+            link = CacheLink(
+                self._client, self._prefix, member, metrics=self._metrics,
+                logger=self._logger, node=node,
+            )  # fmt: skip
+            self.links[node] = (link, member)
+            link.start()
+        self.state.reset()
 
 
 class CachedChecks:
@@ -237,12 +395,14 @@ class CachedChecks:
 class CachingTransport:
     """The client's transport, with checks answered from the cache when it may."""
 
-    def __init__(self, inner: Any, link: CacheLink, metrics: CacheMetrics) -> None:
+    def __init__(
+        self, inner: Any, link: CacheLink | ClusterLinkGroup, metrics: CacheMetrics
+    ) -> None:
         self._inner = inner
         self._link = link
-        self._state = link.state
+        self._state = shared_state(link.state)
         self._metrics = metrics
-        self.cached_checks = CachedChecks(link.state, metrics)
+        self.cached_checks = CachedChecks(self._state, metrics)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

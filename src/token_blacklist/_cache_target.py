@@ -18,9 +18,20 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from ._core.commands import pack_command
 
-__all__ = ["CacheMetrics", "LinkTarget", "cache_metrics_for", "handshake", "target_of"]
+__all__ = [
+    "CacheMetrics",
+    "LinkTarget",
+    "cache_metrics_for",
+    "handshake",
+    "masters_in",
+    "slots_question",
+    "target_of",
+]
 
 PING = pack_command("PING")
+ROLE = pack_command("ROLE")
+"""A cluster link's heartbeat: answered in order as ``PING`` is, and says the node is still
+a master (a failover demotes it: the link is then lost, the cache emptied)."""
 LINK_NAME = "token_blacklist:check_cache"
 
 
@@ -80,8 +91,12 @@ def target_of(client: Any, address: tuple[str, int] | None = None) -> LinkTarget
     """The link's target for ``client`` (``address``: a Sentinel's current master)."""
     kwargs: dict[str, Any] = dict(client.get_connection_kwargs())
     pool = getattr(client, "connection_pool", None)
-    connection_class = getattr(pool, "connection_class", None)
-    uses_tls = "ssl_ca_certs" in kwargs or "SSL" in getattr(connection_class, "__name__", "")
+    connection_class = getattr(pool, "connection_class", None) or kwargs.get("connection_class")
+    uses_tls = (
+        bool(kwargs.get("ssl"))
+        or "ssl_ca_certs" in kwargs
+        or "SSL" in getattr(connection_class, "__name__", "")
+    )
     provider = kwargs.get("credential_provider")
     username, password = kwargs.get("username"), kwargs.get("password")
     if provider is not None:
@@ -109,6 +124,27 @@ def handshake(target: LinkTarget, prefix: str) -> bytes:
     return pack_command(*hello) + pack_command(
         "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", prefix
     )
+
+
+def slots_question(target: LinkTarget) -> bytes:
+    """``HELLO 3`` (with AUTH) and ``CLUSTER SLOTS``: which nodes are masters now."""
+    hello: list[str] = ["HELLO", "3"]
+    if target.password is not None:
+        hello += ["AUTH", target.username or "default", target.password]
+    return pack_command(*hello) + pack_command("CLUSTER", "SLOTS")
+
+
+def masters_in(reply: Any, asked: LinkTarget) -> frozenset[tuple[str, int]]:
+    """The masters' addresses in a ``CLUSTER SLOTS`` reply (an unknown endpoint, ``""`` or
+    ``"?"``, is the asked node's host, as Redis documents)."""
+    found: set[tuple[str, int]] = set()
+    if not isinstance(reply, list):
+        raise ValueError("CLUSTER SLOTS did not answer a list")
+    for entry in reply:
+        primary = entry[2]
+        host = primary[0].decode() if isinstance(primary[0], bytes) else str(primary[0])
+        found.add((host if host not in ("", "?") else asked.host, int(primary[1])))
+    return frozenset(found)
 
 
 @dataclass(frozen=True, slots=True)
