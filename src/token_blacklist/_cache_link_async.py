@@ -21,6 +21,7 @@ from ._cache_link import (
     CachedReply,
     LinkLost,
     LinkState,
+    RoleChanged,
     answer_of,
     apply_message,
     cached_keys,
@@ -34,9 +35,9 @@ from ._cache_target import (
     CacheMetrics,
     LinkTarget,
     handshake,
-    masters_in,
-    slots_question,
+    nodes_in,
     target_of,
+    topology_question,
 )
 from ._core.check_cache import NEED_DATA, CacheMember, CacheState, Push, Resp3Reader, RespError
 from ._core.commands import Batch
@@ -76,6 +77,9 @@ class AsyncCacheLink:
         self.node = node
         """A cluster link's master (its heartbeat is then ``ROLE``, not ``PING``)."""
         self._heartbeat = PING if node is None else ROLE
+        self.role: str | None = None
+        """A cluster link's node's role, as last learnt (``ROLE`` must agree, else the link
+        is lost once: the cache is emptied on a failover)."""
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -119,6 +123,8 @@ class AsyncCacheLink:
                 await self._serve(reader, writer, parser, address)
             except (OSError, LinkLost, RespError, ValueError, TimeoutError) as error:
                 reason = type(error).__name__
+                if isinstance(error, RoleChanged):
+                    self.role = error.role  # the node's own word, ahead of the gossip's
             except asyncio.CancelledError:
                 self._forget(writer)
                 raise
@@ -187,11 +193,11 @@ class AsyncCacheLink:
             wake = next_ping if not pending else min(next_ping, pending[0] + config.max_staleness)
             if await self._read(reader, parser, wake - now):
                 while (message := parser.gets()) is not NEED_DATA:
-                    apply_message(self.state, message, pending, self._metrics)
+                    apply_message(self.state, message, pending, self._metrics, self.role)
 
 
 class AsyncClusterLinkGroup:
-    """Redis Cluster: one link task per master, all keeping one state true (as
+    """Redis Cluster: one link task per node, all keeping one state true (as
     :class:`~._cache_link.ClusterLinkGroup`, whose rules these are); the supervisor is a
     task of the client's loop, started with the first check, stopped by :meth:`aclose`."""
 
@@ -203,6 +209,7 @@ class AsyncClusterLinkGroup:
         self.state = state
         self._metrics = metrics
         self._logger = logger
+        self._known: dict[tuple[str, int], str] = {}
         self.links: dict[tuple[str, int], tuple[AsyncCacheLink, CacheMember]] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -231,15 +238,15 @@ class AsyncClusterLinkGroup:
         assert wake is not None
         while not self._closed:
             with contextlib.suppress(Exception):
-                masters = await self._masters()
-                if masters is not None:
-                    await self._repoint(masters)
+                topology = await self._topology()
+                if topology is not None:
+                    await self._repoint(topology)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), CLUSTER_RECHECK)
             wake.clear()
             await asyncio.sleep(self.state.config.ping_interval)  # a lost link: no busy loop
 
-    async def _masters(self) -> frozenset[tuple[str, int]] | None:
+    async def _topology(self) -> dict[tuple[str, int], str] | None:
         up = [node for node, (_, member) in self.links.items() if member.link_up]
         for node in up + [n for n in known_nodes(self._client) if n not in up]:
             if self._closed:
@@ -251,35 +258,39 @@ class AsyncClusterLinkGroup:
                 continue
         return None
 
-    async def _ask(self, target: LinkTarget) -> frozenset[tuple[str, int]]:
+    async def _ask(self, target: LinkTarget) -> dict[tuple[str, int], str]:
         reader, writer = await open_link(target)
         try:
-            writer.write(slots_question(target))
+            writer.write(topology_question(target))
             parser, replies = Resp3Reader(), list[Any]()
             while (answer := answer_of(parser, replies)) is NEED_DATA:
                 data = await reader.read(65536)
                 if not data:
-                    raise ConnectionError("closed before CLUSTER SLOTS was answered")
+                    raise ConnectionError("closed before CLUSTER NODES was answered")
                 parser.feed(data)
-            return masters_in(answer, target)
+            return nodes_in(answer, target)
         finally:
             writer.close()
 
-    async def _repoint(self, masters: frozenset[tuple[str, int]]) -> None:
-        if masters == set(self.links):
+    async def _repoint(self, topology: dict[tuple[str, int], str]) -> None:
+        if topology == self._known:
             return
-        for node in set(self.links) - masters:
+        for node in set(self.links) - set(topology):
             link, member = self.links.pop(node)
             await link.aclose()
             self.state.leave(member)
-        for node in masters - set(self.links):
+        for node, role in topology.items():
+            if node in self.links:  # its role is its own ROLE's: gossip may lag behind it
+                continue
             member = self.state.join(self._lost)
             link = AsyncCacheLink(
                 self._client, self._prefix, member, metrics=self._metrics,
                 logger=self._logger, node=node,
             )  # fmt: skip
+            link.role = role
             self.links[node] = (link, member)
             link.ensure_started()
+        self._known = dict(topology)
         self.state.reset()
 
 

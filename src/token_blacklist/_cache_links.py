@@ -65,7 +65,7 @@ def _link(
     """The link of ``kind`` (``CacheLink`` or ``AsyncCacheLink``) for ``client``."""
     state = CacheState(_checked(config, client))
     metrics = cache_metrics_for(registry)
-    if _is_cluster(client):  # one link per master, one state (see ClusterLinkGroup)
+    if _is_cluster(client):  # one link per node, one state (see ClusterLinkGroup)
         group = ClusterLinkGroup if kind is CacheLink else AsyncClusterLinkGroup
         return group(client, prefix, state, metrics=metrics, logger=LinkLog(logger)), metrics
     pool = client.connection_pool if sentinel_managed(client) else None

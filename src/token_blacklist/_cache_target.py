@@ -23,15 +23,15 @@ __all__ = [
     "LinkTarget",
     "cache_metrics_for",
     "handshake",
-    "masters_in",
-    "slots_question",
+    "nodes_in",
     "target_of",
+    "topology_question",
 ]
 
 PING = pack_command("PING")
 ROLE = pack_command("ROLE")
-"""A cluster link's heartbeat: answered in order as ``PING`` is, and says the node is still
-a master (a failover demotes it: the link is then lost, the cache emptied)."""
+"""A cluster link's heartbeat: answered in order as ``PING`` is, and says the node's role (a
+failover changes two: their links are then lost, the cache emptied, until re-pointed)."""
 LINK_NAME = "token_blacklist:check_cache"
 
 
@@ -126,25 +126,40 @@ def handshake(target: LinkTarget, prefix: str) -> bytes:
     )
 
 
-def slots_question(target: LinkTarget) -> bytes:
-    """``HELLO 3`` (with AUTH) and ``CLUSTER SLOTS``: which nodes are masters now."""
+def topology_question(target: LinkTarget) -> bytes:
+    """``HELLO 3`` (with AUTH) and ``CLUSTER NODES``: the cluster's nodes and their roles."""
     hello: list[str] = ["HELLO", "3"]
     if target.password is not None:
         hello += ["AUTH", target.username or "default", target.password]
-    return pack_command(*hello) + pack_command("CLUSTER", "SLOTS")
+    return pack_command(*hello) + pack_command("CLUSTER", "NODES")
 
 
-def masters_in(reply: Any, asked: LinkTarget) -> frozenset[tuple[str, int]]:
-    """The masters' addresses in a ``CLUSTER SLOTS`` reply (an unknown endpoint, ``""`` or
-    ``"?"``, is the asked node's host, as Redis documents)."""
-    found: set[tuple[str, int]] = set()
-    if not isinstance(reply, list):
-        raise ValueError("CLUSTER SLOTS did not answer a list")
-    for entry in reply:
-        primary = entry[2]
-        host = primary[0].decode() if isinstance(primary[0], bytes) else str(primary[0])
-        found.add((host if host not in ("", "?") else asked.host, int(primary[1])))
-    return frozenset(found)
+_GONE = frozenset({"fail", "handshake", "noaddr"})
+
+
+def nodes_in(reply: Any, asked: LinkTarget) -> dict[tuple[str, int], str]:
+    """Address -> ``"master"`` or ``"replica"`` of every node a ``CLUSTER NODES`` reply lists,
+    but those the cluster has failed (a suspected one, ``fail?``, stays: its link says if it
+    is alive), a master with no slot included: slots may move to it. An unknown endpoint
+    (an empty host) is the asked node's host."""
+    if not isinstance(reply, bytes):
+        raise ValueError("CLUSTER NODES did not answer a string")
+    text = reply.decode("utf-8", "replace")
+    if text.startswith("txt:"):  # RESP3 verbatim string
+        text = text[4:]
+    found: dict[tuple[str, int], str] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        flags = set(fields[2].split(","))
+        endpoint = fields[1].split("@", 1)[0]
+        host, _, port = endpoint.rpartition(":")
+        if flags & _GONE or not port.isdigit() or int(port) == 0:
+            continue
+        address = (host.strip("[]") or asked.host, int(port))
+        found[address] = "master" if "master" in flags else "replica"
+    return found
 
 
 @dataclass(frozen=True, slots=True)
