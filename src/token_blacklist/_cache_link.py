@@ -22,25 +22,54 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ._cache_target import PING, CacheMetrics, LinkTarget, handshake, target_of
-from ._core.check_cache import NEED_DATA, CacheState, Push, Resp3Reader, RespError
+from ._cache_target import (
+    PING,
+    ROLE,
+    CacheMetrics,
+    LinkTarget,
+    handshake,
+    nodes_in,
+    target_of,
+    topology_question,
+)
+from ._core.check_cache import NEED_DATA, CacheMember, CacheState, Push, Resp3Reader, RespError
 from ._core.commands import Batch, CheckTokenAndSubject, ExistsTokens
 
 __all__ = [
     "CachedChecks",
     "CachedReply",
     "CachingTransport",
+    "ClusterLinkGroup",
     "LinkLost",
+    "RoleChanged",
     "apply_message",
     "cached_keys",
+    "shared_state",
 ]
 
 SENTINEL_RECHECK = 1.0
 """Seconds between two questions to the Sentinels about the current master."""
 
+CLUSTER_RECHECK = 1.0
+"""Seconds between two questions to a cluster about its nodes (sooner when a link is lost)."""
+
+QUESTION_TIMEOUT = 1.0
+"""Seconds a node has to answer ``CLUSTER NODES`` before the next one is asked."""
+
+LinkState = CacheState | CacheMember
+"""What a link keeps true: the state itself, or its share of a group's (a cluster's)."""
+
 
 class LinkLost(Exception):
     """The link must reconnect (late heartbeat, new master, refused handshake)."""
+
+
+class RoleChanged(LinkLost):
+    """A cluster link's node answered ``ROLE`` with another role (a failover)."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"the node is a {role} now")
+        self.role = role
 
 
 class CachedReply(list[Any]):
@@ -56,9 +85,11 @@ def cached_keys(batch: Batch) -> Sequence[str] | None:
 
 
 def apply_message(
-    state: CacheState, message: Any, pending: deque[float], metrics: CacheMetrics
-) -> None:
-    """One message read on the link: an invalidation, or the reply to a heartbeat."""
+    state: LinkState, message: Any, pending: deque[float], metrics: CacheMetrics,
+    role: str | None = None,
+) -> None:  # fmt: skip
+    """One message read on the link: an invalidation, or the reply to a heartbeat (a
+    cluster link's ``ROLE``: the node must still have the ``role`` the group knows)."""
     if isinstance(message, Push):
         if message and message[0] == b"invalidate":
             keys = message[1] if len(message) > 1 else None
@@ -69,8 +100,15 @@ def apply_message(
     sent = pending.popleft()
     if isinstance(message, RespError):
         raise LinkLost(f"heartbeat refused ({message})")
+    if role is not None and isinstance(message, list) and message and _role(message) != role:
+        raise RoleChanged(_role(message))  # a failover: start empty
     state.heartbeat(sent)
     metrics.heartbeat.observe(time.monotonic() - sent)
+
+
+def _role(reply: list[Any]) -> str:
+    """``ROLE``'s reply: ``[b"master", ...]`` or ``[b"slave", ...]``."""
+    return "master" if reply[0] == b"master" else "replica"
 
 
 def store_reply(
@@ -87,8 +125,8 @@ class CacheLink:
     """The daemon thread that keeps ``state`` true for a blocking client."""
 
     def __init__(
-        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics,
-        logger: Any, sentinel_pool: Any = None,
+        self, client: Any, prefix: str, state: LinkState, *, metrics: CacheMetrics,
+        logger: Any, sentinel_pool: Any = None, node: tuple[str, int] | None = None,
     ) -> None:  # fmt: skip
         self._client = client
         self._prefix = prefix
@@ -96,6 +134,12 @@ class CacheLink:
         self._metrics = metrics
         self._logger = logger
         self._sentinel_pool = sentinel_pool
+        self.node = node
+        """A cluster link's master (its heartbeat is then ``ROLE``, not ``PING``)."""
+        self._heartbeat = PING if node is None else ROLE
+        self.role: str | None = None
+        """A cluster link's node's role, as last learnt (``ROLE`` must agree, else the link
+        is lost once: the cache is emptied on a failover)."""
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name="token-blacklist-cache", daemon=True)
@@ -112,22 +156,15 @@ class CacheLink:
         self._thread.join(timeout=5)
 
     def _address(self) -> tuple[str, int] | None:
+        if self.node is not None:
+            return self.node
         if self._sentinel_pool is None:
             return None
         host, port = self._sentinel_pool.get_master_address()
         return str(host), int(port)
 
     def _connect(self, target: LinkTarget) -> socket.socket:
-        if target.path is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(target.connect_timeout)
-            sock.connect(target.path)
-        else:
-            sock = socket.create_connection((target.host, target.port), target.connect_timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if target.ssl_context is not None:
-            sock = target.ssl_context.wrap_socket(sock, server_hostname=target.server_hostname)
-        return sock
+        return connect(target)
 
     def _run(self) -> None:
         backoff = 0.02
@@ -147,6 +184,8 @@ class CacheLink:
                 self._serve(sock, reader, address)
             except (OSError, LinkLost, RespError, ValueError) as error:
                 reason = type(error).__name__
+                if isinstance(error, RoleChanged):
+                    self.role = error.role  # the node's own word, ahead of the gossip's
             except Exception as error:
                 reason = type(error).__name__
             finally:
@@ -199,7 +238,7 @@ class CacheLink:
             now = time.monotonic()
             if now >= next_ping:
                 pending.append(now)
-                sock.sendall(PING)
+                sock.sendall(self._heartbeat)
                 next_ping = now + config.ping_interval
             if pending and now - pending[0] > config.max_staleness:
                 raise LinkLost("heartbeat late")
@@ -210,7 +249,157 @@ class CacheLink:
             wake = next_ping if not pending else min(next_ping, pending[0] + config.max_staleness)
             if self._read(sock, reader, wake - now):
                 while (message := reader.gets()) is not NEED_DATA:
-                    apply_message(self.state, message, pending, self._metrics)
+                    apply_message(self.state, message, pending, self._metrics, self.role)
+
+
+def shared_state(state: LinkState) -> CacheState:
+    return state if isinstance(state, CacheState) else state.shared
+
+
+def connect(target: LinkTarget) -> socket.socket:
+    if target.path is not None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(target.connect_timeout)
+        sock.connect(target.path)
+    else:
+        sock = socket.create_connection((target.host, target.port), target.connect_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if target.ssl_context is not None:
+        sock = target.ssl_context.wrap_socket(sock, server_hostname=target.server_hostname)
+    return sock
+
+
+def known_nodes(client: Any) -> list[tuple[str, int]]:
+    """The nodes a cluster client knows (its slot map's, then its start-up nodes)."""
+    manager = client.nodes_manager
+    found: list[tuple[str, int]] = []
+    for nodes in (manager.nodes_cache, manager.startup_nodes):
+        for node in list(nodes.values()):
+            address = (str(node.host), int(node.port))
+            if address not in found:
+                found.append(address)
+    return found
+
+
+def answer_of(reader: Resp3Reader, replies: list[Any]) -> Any:
+    """The ``CLUSTER NODES`` reply once both replies are in (``NEED_DATA`` until then)."""
+    while len(replies) < 2:
+        message = reader.gets()
+        if message is NEED_DATA:
+            return NEED_DATA
+        if isinstance(message, RespError):
+            raise LinkLost(f"CLUSTER NODES refused ({message})")
+        if not isinstance(message, Push):
+            replies.append(message)
+    return replies[1]
+
+
+class ClusterLinkGroup:
+    """Redis Cluster: one link per node, all keeping one :class:`CacheState` true.
+
+    Tracking is per node: a master pushes the invalidations of the writes it executes, a
+    replica those of the writes it replicates. Every master is linked, and every replica
+    too: a failover then promotes a node whose link already tracks, so the writes it takes
+    are invalidated from its first one (linking masters only would leave a gap until the
+    former master learns it was demoted). The state serves only while every link is up and
+    fresh (fresh as of the oldest of their newest answered heartbeats); a link that
+    connects or is lost empties it. A link's heartbeat is ``ROLE``: a node whose role
+    changed loses its link. A supervisor thread asks the cluster (``CLUSTER NODES``, on a
+    connection of its own, with a timeout) its nodes and roles, every
+    :data:`CLUSTER_RECHECK` and as soon as a link is lost; when they differ from what it
+    knew, the cache is emptied and the links re-pointed (closed for nodes gone, started for
+    new ones: a master without slots yet included, a failed node excluded).
+    """
+
+    def __init__(
+        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics, logger: Any
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self.state = state
+        self._metrics = metrics
+        self._logger = logger
+        self._known: dict[tuple[str, int], str] = {}
+        self.links: dict[tuple[str, int], tuple[CacheLink, CacheMember]] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="token-blacklist-cache-cluster", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        for link, _ in list(self.links.values()):
+            link.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):
+                topology = self._topology()
+                if topology is not None:
+                    self._repoint(topology)
+            self._wake.wait(CLUSTER_RECHECK)
+            self._wake.clear()
+            self._stop.wait(self.state.config.ping_interval)  # a lost link: not a busy loop
+
+    def _topology(self) -> dict[tuple[str, int], str] | None:
+        """The nodes and roles, per the first node that answers (those linked and up first)."""
+        up = [node for node, (_, member) in self.links.items() if member.link_up]
+        for node in up + [n for n in known_nodes(self._client) if n not in up]:
+            if self._stop.is_set():
+                return None
+            target = target_of(self._client, node)
+            try:
+                return self._ask(target)
+            except (OSError, LinkLost, RespError, ValueError, IndexError, TypeError):
+                continue
+        return None
+
+    def _ask(self, target: LinkTarget) -> dict[tuple[str, int], str]:
+        sock = connect(target)
+        try:
+            sock.sendall(topology_question(target))
+            reader, replies = Resp3Reader(), list[Any]()
+            deadline = time.monotonic() + QUESTION_TIMEOUT
+            while (answer := answer_of(reader, replies)) is NEED_DATA:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LinkLost("no answer to CLUSTER NODES")
+                sock.settimeout(left)
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionError("closed before CLUSTER NODES was answered")
+                reader.feed(data)
+            return nodes_in(answer, target)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _repoint(self, topology: dict[tuple[str, int], str]) -> None:
+        if topology == self._known:
+            return
+        for node in set(self.links) - set(topology):
+            link, member = self.links.pop(node)
+            link.close()
+            self.state.leave(member)
+        for node, role in topology.items():
+            if node in self.links:  # its role is its own ROLE's: gossip may lag behind it
+                continue
+            member = self.state.join(self._wake.set)
+            link = CacheLink(
+                self._client, self._prefix, member, metrics=self._metrics,
+                logger=self._logger, node=node,
+            )  # fmt: skip
+            link.role = role
+            self.links[node] = (link, member)
+            link.start()
+        self._known = dict(topology)
+        self.state.reset()
 
 
 class CachedChecks:
@@ -237,12 +426,14 @@ class CachedChecks:
 class CachingTransport:
     """The client's transport, with checks answered from the cache when it may."""
 
-    def __init__(self, inner: Any, link: CacheLink, metrics: CacheMetrics) -> None:
+    def __init__(
+        self, inner: Any, link: CacheLink | ClusterLinkGroup, metrics: CacheMetrics
+    ) -> None:
         self._inner = inner
         self._link = link
-        self._state = link.state
+        self._state = shared_state(link.state)
         self._metrics = metrics
-        self.cached_checks = CachedChecks(link.state, metrics)
+        self.cached_checks = CachedChecks(self._state, metrics)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -14,25 +14,59 @@ from collections import deque
 from typing import Any
 
 from ._cache_link import (
+    CLUSTER_RECHECK,
+    QUESTION_TIMEOUT,
     SENTINEL_RECHECK,
     CachedChecks,
     CachedReply,
     LinkLost,
+    LinkState,
+    RoleChanged,
+    answer_of,
     apply_message,
     cached_keys,
+    known_nodes,
+    shared_state,
     store_reply,
 )
-from ._cache_target import PING, CacheMetrics, handshake, target_of
-from ._core.check_cache import NEED_DATA, CacheState, Push, Resp3Reader, RespError
+from ._cache_target import (
+    PING,
+    ROLE,
+    CacheMetrics,
+    LinkTarget,
+    handshake,
+    nodes_in,
+    target_of,
+    topology_question,
+)
+from ._core.check_cache import NEED_DATA, CacheMember, CacheState, Push, Resp3Reader, RespError
 from ._core.commands import Batch
 
-__all__ = ["AsyncCacheLink", "AsyncCachingTransport"]
+__all__ = ["AsyncCacheLink", "AsyncCachingTransport", "AsyncClusterLinkGroup"]
+
+
+async def open_link(
+    target: LinkTarget,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    if target.path is not None:
+        opened = asyncio.open_unix_connection(target.path)
+    else:
+        opened = asyncio.open_connection(
+            target.host, target.port, ssl=target.ssl_context,
+            server_hostname=target.server_hostname,
+        )  # fmt: skip
+    reader, writer = await asyncio.wait_for(opened, target.connect_timeout)
+    sock = writer.get_extra_info("socket")
+    if sock is not None and target.path is None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return reader, writer
 
 
 class AsyncCacheLink:
     def __init__(
-        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics,
-        logger: Any, sentinel_pool: Any = None,
+        self, client: Any, prefix: str, state: LinkState, *, metrics: CacheMetrics,
+        logger: Any, sentinel_pool: Any = None, node: tuple[str, int] | None = None,
     ) -> None:  # fmt: skip
         self._client = client
         self._prefix = prefix
@@ -40,6 +74,12 @@ class AsyncCacheLink:
         self._metrics = metrics
         self._logger = logger
         self._sentinel_pool = sentinel_pool
+        self.node = node
+        """A cluster link's master (its heartbeat is then ``ROLE``, not ``PING``)."""
+        self._heartbeat = PING if node is None else ROLE
+        self.role: str | None = None
+        """A cluster link's node's role, as last learnt (``ROLE`` must agree, else the link
+        is lost once: the cache is emptied on a failover)."""
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -57,6 +97,8 @@ class AsyncCacheLink:
             await asyncio.wait({task}, timeout=2.0)
 
     async def _address(self) -> tuple[str, int] | None:
+        if self.node is not None:
+            return self.node
         if self._sentinel_pool is None:
             return None
         host, port = await self._sentinel_pool.get_master_address()
@@ -69,18 +111,7 @@ class AsyncCacheLink:
             try:
                 address = await self._address()
                 target = target_of(self._client, address)
-                if target.path is not None:
-                    opened = asyncio.open_unix_connection(target.path)
-                else:
-                    opened = asyncio.open_connection(
-                        target.host, target.port, ssl=target.ssl_context,
-                        server_hostname=target.server_hostname,
-                    )  # fmt: skip
-                reader, writer = await asyncio.wait_for(opened, target.connect_timeout)
-                sock = writer.get_extra_info("socket")
-                if sock is not None and target.path is None:
-                    with contextlib.suppress(OSError):
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                reader, writer = await open_link(target)
                 parser = Resp3Reader()
                 writer.write(handshake(target, self._prefix))
                 await self._expect_handshake(reader, parser)
@@ -92,6 +123,8 @@ class AsyncCacheLink:
                 await self._serve(reader, writer, parser, address)
             except (OSError, LinkLost, RespError, ValueError, TimeoutError) as error:
                 reason = type(error).__name__
+                if isinstance(error, RoleChanged):
+                    self.role = error.role  # the node's own word, ahead of the gossip's
             except asyncio.CancelledError:
                 self._forget(writer)
                 raise
@@ -149,7 +182,7 @@ class AsyncCacheLink:
             now = time.monotonic()
             if now >= next_ping:
                 pending.append(now)
-                writer.write(PING)
+                writer.write(self._heartbeat)
                 next_ping = now + config.ping_interval
             if pending and now - pending[0] > config.max_staleness:
                 raise LinkLost("heartbeat late")
@@ -160,18 +193,118 @@ class AsyncCacheLink:
             wake = next_ping if not pending else min(next_ping, pending[0] + config.max_staleness)
             if await self._read(reader, parser, wake - now):
                 while (message := parser.gets()) is not NEED_DATA:
-                    apply_message(self.state, message, pending, self._metrics)
+                    apply_message(self.state, message, pending, self._metrics, self.role)
+
+
+class AsyncClusterLinkGroup:
+    """Redis Cluster: one link task per node, all keeping one state true (as
+    :class:`~._cache_link.ClusterLinkGroup`, whose rules these are); the supervisor is a
+    task of the client's loop, started with the first check, stopped by :meth:`aclose`."""
+
+    def __init__(
+        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics, logger: Any
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self.state = state
+        self._metrics = metrics
+        self._logger = logger
+        self._known: dict[tuple[str, int], str] = {}
+        self.links: dict[tuple[str, int], tuple[AsyncCacheLink, CacheMember]] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def ensure_started(self) -> None:
+        if self._task is None and not self._closed:
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def aclose(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task}, timeout=2.0)
+        for link, _ in list(self.links.values()):
+            await link.aclose()
+
+    def _lost(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        wake = self._wake
+        assert wake is not None
+        while not self._closed:
+            with contextlib.suppress(Exception):
+                topology = await self._topology()
+                if topology is not None:
+                    await self._repoint(topology)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), CLUSTER_RECHECK)
+            wake.clear()
+            await asyncio.sleep(self.state.config.ping_interval)  # a lost link: no busy loop
+
+    async def _topology(self) -> dict[tuple[str, int], str] | None:
+        up = [node for node, (_, member) in self.links.items() if member.link_up]
+        for node in up + [n for n in known_nodes(self._client) if n not in up]:
+            if self._closed:
+                return None
+            target = target_of(self._client, node)
+            try:
+                return await asyncio.wait_for(self._ask(target), QUESTION_TIMEOUT)
+            except (OSError, LinkLost, RespError, ValueError, IndexError, TypeError, TimeoutError):
+                continue
+        return None
+
+    async def _ask(self, target: LinkTarget) -> dict[tuple[str, int], str]:
+        reader, writer = await open_link(target)
+        try:
+            writer.write(topology_question(target))
+            parser, replies = Resp3Reader(), list[Any]()
+            while (answer := answer_of(parser, replies)) is NEED_DATA:
+                data = await reader.read(65536)
+                if not data:
+                    raise ConnectionError("closed before CLUSTER NODES was answered")
+                parser.feed(data)
+            return nodes_in(answer, target)
+        finally:
+            writer.close()
+
+    async def _repoint(self, topology: dict[tuple[str, int], str]) -> None:
+        if topology == self._known:
+            return
+        for node in set(self.links) - set(topology):
+            link, member = self.links.pop(node)
+            await link.aclose()
+            self.state.leave(member)
+        for node, role in topology.items():
+            if node in self.links:  # its role is its own ROLE's: gossip may lag behind it
+                continue
+            member = self.state.join(self._lost)
+            link = AsyncCacheLink(
+                self._client, self._prefix, member, metrics=self._metrics,
+                logger=self._logger, node=node,
+            )  # fmt: skip
+            link.role = role
+            self.links[node] = (link, member)
+            link.ensure_started()
+        self._known = dict(topology)
+        self.state.reset()
 
 
 class AsyncCachingTransport:
     """The asyncio client's transport, with checks answered from the cache when it may."""
 
-    def __init__(self, inner: Any, link: AsyncCacheLink, metrics: CacheMetrics) -> None:
+    def __init__(
+        self, inner: Any, link: AsyncCacheLink | AsyncClusterLinkGroup, metrics: CacheMetrics
+    ) -> None:
         self._inner = inner
         self._link = link
-        self._state = link.state
+        self._state = shared_state(link.state)
         self._metrics = metrics
-        self.cached_checks = CachedChecks(link.state, metrics)
+        self.cached_checks = CachedChecks(self._state, metrics)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -9,8 +9,8 @@ import redis.asyncio
 import structlog
 from prometheus_client import CollectorRegistry
 
-from ._cache_link import CacheLink, CachingTransport
-from ._cache_link_async import AsyncCacheLink, AsyncCachingTransport
+from ._cache_link import CacheLink, CachingTransport, ClusterLinkGroup
+from ._cache_link_async import AsyncCacheLink, AsyncCachingTransport, AsyncClusterLinkGroup
 from ._cache_target import CacheMetrics, cache_metrics_for
 from ._core.check_cache import CacheState, CheckCache
 from ._transports import sentinel_managed
@@ -46,14 +46,16 @@ class LinkLog:
 def _checked(config: object, client: Any) -> CheckCache:
     if not isinstance(config, CheckCache):
         raise TypeError(f"check_cache must be a CheckCache, not {type(config).__name__}")
-    if isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster):
-        raise ValueError(
-            "check_cache does not support Redis Cluster yet (it needs one invalidation link "
-            "per master); use it with a standalone or Sentinel-managed client"
-        )
     if not callable(getattr(client, "get_connection_kwargs", None)):
         raise TypeError("check_cache needs a redis-py client (get_connection_kwargs)")
     return config
+
+
+def _is_cluster(client: Any) -> bool:
+    """A redis-py (or valkey-py) cluster client: it has a nodes manager and a slot map."""
+    if isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster):
+        return True
+    return hasattr(client, "nodes_manager") and hasattr(client, "get_primaries")
 
 
 def _link(
@@ -63,6 +65,9 @@ def _link(
     """The link of ``kind`` (``CacheLink`` or ``AsyncCacheLink``) for ``client``."""
     state = CacheState(_checked(config, client))
     metrics = cache_metrics_for(registry)
+    if _is_cluster(client):  # one link per node, one state (see ClusterLinkGroup)
+        group = ClusterLinkGroup if kind is CacheLink else AsyncClusterLinkGroup
+        return group(client, prefix, state, metrics=metrics, logger=LinkLog(logger)), metrics
     pool = client.connection_pool if sentinel_managed(client) else None
     link = kind(client, prefix, state, metrics=metrics, logger=LinkLog(logger), sentinel_pool=pool)
     return link, metrics

@@ -18,9 +18,20 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from ._core.commands import pack_command
 
-__all__ = ["CacheMetrics", "LinkTarget", "cache_metrics_for", "handshake", "target_of"]
+__all__ = [
+    "CacheMetrics",
+    "LinkTarget",
+    "cache_metrics_for",
+    "handshake",
+    "nodes_in",
+    "target_of",
+    "topology_question",
+]
 
 PING = pack_command("PING")
+ROLE = pack_command("ROLE")
+"""A cluster link's heartbeat: answered in order as ``PING`` is, and says the node's role (a
+failover changes two: their links are then lost, the cache emptied, until re-pointed)."""
 LINK_NAME = "token_blacklist:check_cache"
 
 
@@ -80,8 +91,12 @@ def target_of(client: Any, address: tuple[str, int] | None = None) -> LinkTarget
     """The link's target for ``client`` (``address``: a Sentinel's current master)."""
     kwargs: dict[str, Any] = dict(client.get_connection_kwargs())
     pool = getattr(client, "connection_pool", None)
-    connection_class = getattr(pool, "connection_class", None)
-    uses_tls = "ssl_ca_certs" in kwargs or "SSL" in getattr(connection_class, "__name__", "")
+    connection_class = getattr(pool, "connection_class", None) or kwargs.get("connection_class")
+    uses_tls = (
+        bool(kwargs.get("ssl"))
+        or "ssl_ca_certs" in kwargs
+        or "SSL" in getattr(connection_class, "__name__", "")
+    )
     provider = kwargs.get("credential_provider")
     username, password = kwargs.get("username"), kwargs.get("password")
     if provider is not None:
@@ -109,6 +124,42 @@ def handshake(target: LinkTarget, prefix: str) -> bytes:
     return pack_command(*hello) + pack_command(
         "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", prefix
     )
+
+
+def topology_question(target: LinkTarget) -> bytes:
+    """``HELLO 3`` (with AUTH) and ``CLUSTER NODES``: the cluster's nodes and their roles."""
+    hello: list[str] = ["HELLO", "3"]
+    if target.password is not None:
+        hello += ["AUTH", target.username or "default", target.password]
+    return pack_command(*hello) + pack_command("CLUSTER", "NODES")
+
+
+_GONE = frozenset({"fail", "handshake", "noaddr"})
+
+
+def nodes_in(reply: Any, asked: LinkTarget) -> dict[tuple[str, int], str]:
+    """Address -> ``"master"`` or ``"replica"`` of every node a ``CLUSTER NODES`` reply lists,
+    but those the cluster has failed (a suspected one, ``fail?``, stays: its link says if it
+    is alive), a master with no slot included: slots may move to it. An unknown endpoint
+    (an empty host) is the asked node's host."""
+    if not isinstance(reply, bytes):
+        raise ValueError("CLUSTER NODES did not answer a string")
+    text = reply.decode("utf-8", "replace")
+    if text.startswith("txt:"):  # RESP3 verbatim string
+        text = text[4:]
+    found: dict[tuple[str, int], str] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        flags = set(fields[2].split(","))
+        endpoint = fields[1].split("@", 1)[0]
+        host, _, port = endpoint.rpartition(":")
+        if flags & _GONE or not port.isdigit() or int(port) == 0:
+            continue
+        address = (host.strip("[]") or asked.host, int(port))
+        found[address] = "master" if "master" in flags else "replica"
+    return found
 
 
 @dataclass(frozen=True, slots=True)

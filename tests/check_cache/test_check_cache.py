@@ -318,11 +318,6 @@ async def test_asyncio_tasks_see_revocations_within_the_bound(redis_server, admi
         await client.aclose()
 
 
-def test_cluster_clients_are_refused_clearly(cluster):
-    with pytest.raises(ValueError, match="does not support Redis Cluster"):
-        TokenBlacklist(cluster.client(), registry=CollectorRegistry(), check_cache=CACHE)
-
-
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [({"max_entries": 0}, ValueError), ({"max_staleness": 0}, ValueError),

@@ -111,3 +111,77 @@ def test_resp3_reader_handles_pushes_replies_and_split_input():
 def test_settings_out_of_range(settings):
     with pytest.raises(ValueError):
         CheckCache(**settings)  # type: ignore[arg-type]
+
+
+# -- a group of links (Redis Cluster: one per node, one state) ----------------------------
+def test_a_group_serves_only_while_every_link_is_up_fresh_as_of_the_oldest():
+    state = CacheState(CheckCache(max_staleness=0.05))
+    first, second = state.join(), state.join()
+    first.connected()
+    first.heartbeat(time.monotonic())
+    assert state.put(state.ticket(), ["k"], [0]) is False  # the second link is not up yet
+    assert not state.serving()
+    second.connected()
+    now = time.monotonic()
+    second.heartbeat(now)
+    assert not state.serving()  # the first link's heartbeat predates the second's connection
+    first.heartbeat(now - 0.01)
+    second.heartbeat(now)
+    assert state.fresh_as_of == now - 0.01  # the oldest of the newest answered heartbeats
+    assert state.put(state.ticket(), ["k"], [0])
+    assert state.get(["k"]) == [0]
+    first.heartbeat(now + 1)  # one link's news says nothing of the other's invalidations
+    assert state.fresh_as_of == now
+
+
+def test_any_links_loss_or_a_topology_change_empties_the_shared_cache():
+    lost: list[bool] = []
+    state = CacheState(CheckCache())
+    first, second = state.join(lambda: lost.append(True)), state.join()
+    for member in (first, second):
+        member.connected()
+    for member in (first, second):
+        member.heartbeat(time.monotonic())
+    ticket = state.ticket()
+    assert state.put(ticket, ["k"], [0])
+    first.lost()
+    assert lost == [True] and state.get(["k"]) is None and not state.serving()
+    assert not state.put(ticket, ["k"], [0])  # a read from before the loss
+    first.connected()
+    for member in (first, second):
+        member.heartbeat(time.monotonic())
+    assert state.put(state.ticket(), ["k"], [0])
+    state.reset()
+    assert state.get(["k"]) is None and not state.serving()
+    second.heartbeat(time.monotonic())
+    first.heartbeat(time.monotonic())
+    state.leave(second)  # a node gone: start empty; the others' next heartbeats serve
+    assert not state.serving()
+    first.heartbeat(time.monotonic())
+    assert state.serving()
+    second.heartbeat(time.monotonic())  # a late reply of a link that left changes nothing
+    assert state.link_up
+
+
+def test_cluster_nodes_reply_lists_live_nodes_with_their_roles():
+    from token_blacklist._cache_target import LinkTarget, nodes_in
+
+    asked = LinkTarget("10.0.0.9", 7000, None, None, None, None, None, 1.0)
+    reply = (
+        b"txt:a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n"
+        b"b2 127.0.0.1:7001@17001,host-b master - 0 0 2 connected 5461-10922\n"
+        b"c3 127.0.0.1:7002@17002 master,fail - 0 0 3 connected\n"
+        b"d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected\n"
+        b"e5 :7004@17004 master,fail? - 0 0 4 connected\n"
+        b"f6 127.0.0.1:7005@17005 master - 0 0 5 connected\n"
+        b"g7 :0@0 handshake,noaddr - 0 0 0 disconnected\n"
+    )
+    assert nodes_in(reply, asked) == {
+        ("127.0.0.1", 7000): "master",
+        ("127.0.0.1", 7001): "master",
+        ("127.0.0.1", 7003): "replica",
+        ("10.0.0.9", 7004): "master",  # suspected, not failed: its link decides
+        ("127.0.0.1", 7005): "master",  # no slot yet: slots may move to it
+    }
+    with pytest.raises(ValueError):
+        nodes_in([b"not", b"a", b"string"], asked)

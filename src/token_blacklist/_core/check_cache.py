@@ -34,7 +34,7 @@ from typing import Any
 
 from .validation import check_int, check_number
 
-__all__ = ["CacheState", "CheckCache", "Push", "Resp3Reader", "RespError"]
+__all__ = ["CacheMember", "CacheState", "CheckCache", "Push", "Resp3Reader", "RespError"]
 
 _RECENT = 4096
 """Invalidations remembered to decide whether a read that began earlier may be stored."""
@@ -83,6 +83,7 @@ class CacheState:
         self._epoch = 0
         self.fresh_as_of = -math.inf
         self.link_up = False
+        self._members: list[CacheMember] = []
 
     # -- the checks' side ---------------------------------------------------------------
     def serving(self, now: float | None = None) -> bool:
@@ -171,6 +172,85 @@ class CacheState:
     def staleness(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
         return now - self.fresh_as_of
+
+    # -- a group of links (Redis Cluster: one per master) --------------------------------
+    def join(self, on_lost: Any = None) -> CacheMember:
+        """A new link of the group: until it is up and fresh too, nothing is served."""
+        member = CacheMember(self, on_lost)
+        with self._lock:
+            self._members.append(member)
+            self._reset_locked()
+        return member
+
+    def leave(self, member: CacheMember) -> None:
+        """A link that left the group (its node is no longer a master): start empty."""
+        with self._lock:
+            if member in self._members:
+                self._members.remove(member)
+            self._reset_locked()
+
+    def reset(self) -> None:
+        """Forget everything (the topology changed); serve after every link's next ping."""
+        with self._lock:
+            self._reset_locked()
+
+    def _reset_locked(self) -> None:
+        self._epoch += 1
+        self.entries.clear()
+        self.fresh_as_of = -math.inf
+        for member in self._members:
+            member.fresh_as_of = -math.inf
+        self.link_up = bool(self._members) and all(m.link_up for m in self._members)
+
+    def _member_connected(self, member: CacheMember) -> None:
+        with self._lock:
+            member.link_up = True
+            self._reset_locked()
+
+    def _member_heartbeat(self, member: CacheMember, sent_at: float) -> None:
+        with self._lock:
+            member.fresh_as_of = max(member.fresh_as_of, sent_at)
+            members = self._members
+            if member in members and members and all(m.link_up for m in members):
+                # Fresh as of the oldest of the links' newest answered pings.
+                self.fresh_as_of = min(m.fresh_as_of for m in members)
+
+    def _member_lost(self, member: CacheMember) -> None:
+        with self._lock:
+            member.link_up = False
+            self._reset_locked()
+        if member.on_lost is not None:
+            member.on_lost()
+
+
+class CacheMember:
+    """One link's view of a :class:`CacheState` shared by a group of links.
+
+    It offers the link what the state does (``invalidate``, ``connected``, ``heartbeat``,
+    ``lost``, ``link_up``, ``config``); the shared state serves only while every member is
+    up, and is fresh as of the oldest member's newest answered ping. Any member's
+    connection or loss empties the shared cache.
+    """
+
+    def __init__(self, state: CacheState, on_lost: Any = None) -> None:
+        self.shared = state
+        self.config = state.config
+        self.max_staleness = state.max_staleness
+        self.on_lost = on_lost
+        self.link_up = False
+        self.fresh_as_of = -math.inf
+
+    def invalidate(self, keys: Sequence[str] | None) -> None:
+        self.shared.invalidate(keys)
+
+    def connected(self) -> None:
+        self.shared._member_connected(self)
+
+    def heartbeat(self, sent_at: float) -> None:
+        self.shared._member_heartbeat(self, sent_at)
+
+    def lost(self) -> None:
+        self.shared._member_lost(self)
 
 
 # -- a RESP3 reader for the link (push messages, pings), sans I/O -------------------------
