@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ._cache_target import (
     PING,
@@ -28,9 +28,7 @@ from ._cache_target import (
     CacheMetrics,
     LinkTarget,
     handshake,
-    nodes_in,
     target_of,
-    topology_question,
 )
 from ._core.check_cache import NEED_DATA, CacheMember, CacheState, Push, Resp3Reader, RespError
 from ._core.commands import Batch, CheckTokenAndSubject, ExistsTokens
@@ -39,22 +37,16 @@ __all__ = [
     "CachedChecks",
     "CachedReply",
     "CachingTransport",
-    "ClusterLinkGroup",
     "LinkLost",
     "RoleChanged",
     "apply_message",
     "cached_keys",
+    "connect",
     "shared_state",
 ]
 
 SENTINEL_RECHECK = 1.0
 """Seconds between two questions to the Sentinels about the current master."""
-
-CLUSTER_RECHECK = 1.0
-"""Seconds between two questions to a cluster about its nodes (sooner when a link is lost)."""
-
-QUESTION_TIMEOUT = 1.0
-"""Seconds a node has to answer ``CLUSTER NODES`` before the next one is asked."""
 
 LinkState = CacheState | CacheMember
 """What a link keeps true: the state itself, or its share of a group's (a cluster's)."""
@@ -269,139 +261,6 @@ def connect(target: LinkTarget) -> socket.socket:
     return sock
 
 
-def known_nodes(client: Any) -> list[tuple[str, int]]:
-    """The nodes a cluster client knows (its slot map's, then its start-up nodes)."""
-    manager = client.nodes_manager
-    found: list[tuple[str, int]] = []
-    for nodes in (manager.nodes_cache, manager.startup_nodes):
-        for node in list(nodes.values()):
-            address = (str(node.host), int(node.port))
-            if address not in found:
-                found.append(address)
-    return found
-
-
-def answer_of(reader: Resp3Reader, replies: list[Any]) -> Any:
-    """The ``CLUSTER NODES`` reply once both replies are in (``NEED_DATA`` until then)."""
-    while len(replies) < 2:
-        message = reader.gets()
-        if message is NEED_DATA:
-            return NEED_DATA
-        if isinstance(message, RespError):
-            raise LinkLost(f"CLUSTER NODES refused ({message})")
-        if not isinstance(message, Push):
-            replies.append(message)
-    return replies[1]
-
-
-class ClusterLinkGroup:
-    """Redis Cluster: one link per node, all keeping one :class:`CacheState` true.
-
-    Tracking is per node: a master pushes the invalidations of the writes it executes, a
-    replica those of the writes it replicates. Every master is linked, and every replica
-    too: a failover then promotes a node whose link already tracks, so the writes it takes
-    are invalidated from its first one (linking masters only would leave a gap until the
-    former master learns it was demoted). The state serves only while every link is up and
-    fresh (fresh as of the oldest of their newest answered heartbeats); a link that
-    connects or is lost empties it. A link's heartbeat is ``ROLE``: a node whose role
-    changed loses its link. A supervisor thread asks the cluster (``CLUSTER NODES``, on a
-    connection of its own, with a timeout) its nodes and roles, every
-    :data:`CLUSTER_RECHECK` and as soon as a link is lost; when they differ from what it
-    knew, the cache is emptied and the links re-pointed (closed for nodes gone, started for
-    new ones: a master without slots yet included, a failed node excluded).
-    """
-
-    def __init__(
-        self, client: Any, prefix: str, state: CacheState, *, metrics: CacheMetrics, logger: Any
-    ) -> None:
-        self._client = client
-        self._prefix = prefix
-        self.state = state
-        self._metrics = metrics
-        self._logger = logger
-        self._known: dict[tuple[str, int], str] = {}
-        self.links: dict[tuple[str, int], tuple[CacheLink, CacheMember]] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="token-blacklist-cache-cluster", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
-        for link, _ in list(self.links.values()):
-            link.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(Exception):
-                topology = self._topology()
-                if topology is not None:
-                    self._repoint(topology)
-            self._wake.wait(CLUSTER_RECHECK)
-            self._wake.clear()
-            self._stop.wait(self.state.config.ping_interval)  # a lost link: not a busy loop
-
-    def _topology(self) -> dict[tuple[str, int], str] | None:
-        """The nodes and roles, per the first node that answers (those linked and up first)."""
-        up = [node for node, (_, member) in self.links.items() if member.link_up]
-        for node in up + [n for n in known_nodes(self._client) if n not in up]:
-            if self._stop.is_set():
-                return None
-            target = target_of(self._client, node)
-            try:
-                return self._ask(target)
-            except (OSError, LinkLost, RespError, ValueError, IndexError, TypeError):
-                continue
-        return None
-
-    def _ask(self, target: LinkTarget) -> dict[tuple[str, int], str]:
-        sock = connect(target)
-        try:
-            sock.sendall(topology_question(target))
-            reader, replies = Resp3Reader(), list[Any]()
-            deadline = time.monotonic() + QUESTION_TIMEOUT
-            while (answer := answer_of(reader, replies)) is NEED_DATA:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise LinkLost("no answer to CLUSTER NODES")
-                sock.settimeout(left)
-                data = sock.recv(65536)
-                if not data:
-                    raise ConnectionError("closed before CLUSTER NODES was answered")
-                reader.feed(data)
-            return nodes_in(answer, target)
-        finally:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def _repoint(self, topology: dict[tuple[str, int], str]) -> None:
-        if topology == self._known:
-            return
-        for node in set(self.links) - set(topology):
-            link, member = self.links.pop(node)
-            link.close()
-            self.state.leave(member)
-        for node, role in topology.items():
-            if node in self.links:  # its role is its own ROLE's: gossip may lag behind it
-                continue
-            member = self.state.join(self._wake.set)
-            link = CacheLink(
-                self._client, self._prefix, member, metrics=self._metrics,
-                logger=self._logger, node=node,
-            )  # fmt: skip
-            link.role = role
-            self.links[node] = (link, member)
-            link.start()
-        self._known = dict(topology)
-        self.state.reset()
-
-
 class CachedChecks:
     """The shells' shortcut for one hash: its cached answer, or None (then the call goes
     the usual way, through :class:`CachingTransport`, which counts the miss or bypass)."""
@@ -423,12 +282,18 @@ class CachedChecks:
         return bool(value)
 
 
+class Link(Protocol):
+    """A :class:`CacheLink`, or a cluster's :class:`~._cache_cluster_link.ClusterLinkGroup`."""
+
+    state: LinkState
+
+    def close(self) -> None: ...
+
+
 class CachingTransport:
     """The client's transport, with checks answered from the cache when it may."""
 
-    def __init__(
-        self, inner: Any, link: CacheLink | ClusterLinkGroup, metrics: CacheMetrics
-    ) -> None:
+    def __init__(self, inner: Any, link: Link, metrics: CacheMetrics) -> None:
         self._inner = inner
         self._link = link
         self._state = shared_state(link.state)

@@ -13,19 +13,16 @@ import time
 from collections import deque
 from typing import Any
 
+from ._cache_cluster_link import CLUSTER_RECHECK, QUESTION_TIMEOUT, answer_of, known_nodes
 from ._cache_link import (
-    CLUSTER_RECHECK,
-    QUESTION_TIMEOUT,
     SENTINEL_RECHECK,
     CachedChecks,
     CachedReply,
     LinkLost,
     LinkState,
     RoleChanged,
-    answer_of,
     apply_message,
     cached_keys,
-    known_nodes,
     shared_state,
     store_reply,
 )

@@ -9,7 +9,8 @@ import redis.asyncio
 import structlog
 from prometheus_client import CollectorRegistry
 
-from ._cache_link import CacheLink, CachingTransport, ClusterLinkGroup
+from ._cache_cluster_link import ClusterLinkGroup
+from ._cache_link import CacheLink, CachingTransport
 from ._cache_link_async import AsyncCacheLink, AsyncCachingTransport, AsyncClusterLinkGroup
 from ._cache_target import CacheMetrics, cache_metrics_for
 from ._core.check_cache import CacheState, CheckCache
