@@ -14,11 +14,27 @@ from typing import Any
 
 import pytest
 import redis
+from opentelemetry import context as otel_context
 
 from token_blacklist import AsyncTokenBlacklist, TokenBlacklist
 from token_blacklist._compat import HIREDIS
 from token_blacklist.server import SERVER_ENV, RedisServer, describe_binary, find_redis_server
 from token_blacklist.testing import TelemetryCapture
+
+
+@pytest.fixture(autouse=True)
+def _otel_context_restored() -> Iterator[None]:
+    """Each test ends in the OpenTelemetry context it started in. A signal's exception can
+    land between an ``attach`` and its ``detach`` in OpenTelemetry's own code (the SDK's
+    span processors attach "suppress instrumentation" around an export), and a context left
+    attached in the main thread made every later instrumented span vanish: the FastAPI
+    server spans and redis-py's spans of tests/web were missing in one CI run after the
+    interrupt tests."""
+    before = otel_context.get_current()
+    yield
+    if otel_context.get_current() is not before:
+        otel_context.attach(before)
+
 
 # One session-wide Redis Cluster (fixtures `redis_cluster` and `cluster`), usable by any test.
 pytest_plugins = ["cluster.cluster_fixtures"]
