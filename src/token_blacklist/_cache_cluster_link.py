@@ -14,7 +14,15 @@ from ._cache_link import CacheLink, LinkLost, connect
 from ._cache_target import CacheMetrics, LinkTarget, nodes_in, target_of, topology_question
 from ._core.check_cache import NEED_DATA, CacheMember, CacheState, Push, Resp3Reader, RespError
 
-__all__ = ["CLUSTER_RECHECK", "QUESTION_TIMEOUT", "ClusterLinkGroup", "answer_of", "known_nodes"]
+__all__ = [
+    "CLUSTER_RECHECK",
+    "QUESTION_TIMEOUT",
+    "ClusterLinkGroup",
+    "answer_of",
+    "known_nodes",
+    "nodes_to_ask",
+    "topology_changes",
+]
 
 CLUSTER_RECHECK = 1.0
 """Seconds between two questions to a cluster about its nodes (sooner when a link is lost)."""
@@ -46,6 +54,28 @@ def answer_of(reader: Resp3Reader, replies: list[Any]) -> Any:
         if not isinstance(message, Push):
             replies.append(message)
     return replies[1]
+
+
+def nodes_to_ask(links: dict[tuple[str, int], Any], client: Any) -> list[tuple[str, int]]:
+    """Whom to ask the cluster's nodes, in order: the nodes linked and up, then the others
+    the client knows (both groups, sync and asyncio, ask in this order)."""
+    up = [node for node, (_, member) in links.items() if member.link_up]
+    return up + [n for n in known_nodes(client) if n not in up]
+
+
+def topology_changes(
+    known: dict[tuple[str, int], str],
+    links: dict[tuple[str, int], Any],
+    topology: dict[tuple[str, int], str],
+) -> tuple[list[tuple[str, int]], list[tuple[tuple[str, int], str]]] | None:
+    """``(nodes whose link goes, (node, role) to link)``, or None when nothing changed. A
+    node already linked keeps its link: its role is its own ``ROLE``'s, and gossip may lag
+    behind it."""
+    if topology == known:
+        return None
+    gone = [node for node in links if node not in topology]
+    new = [(node, role) for node, role in topology.items() if node not in links]
+    return gone, new
 
 
 class ClusterLinkGroup:
@@ -103,8 +133,7 @@ class ClusterLinkGroup:
 
     def _topology(self) -> dict[tuple[str, int], str] | None:
         """The nodes and roles, per the first node that answers (those linked and up first)."""
-        up = [node for node, (_, member) in self.links.items() if member.link_up]
-        for node in up + [n for n in known_nodes(self._client) if n not in up]:
+        for node in nodes_to_ask(self.links, self._client):
             if self._stop.is_set():
                 return None
             target = target_of(self._client, node)
@@ -135,15 +164,15 @@ class ClusterLinkGroup:
                 sock.close()
 
     def _repoint(self, topology: dict[tuple[str, int], str]) -> None:
-        if topology == self._known:
+        changes = topology_changes(self._known, self.links, topology)
+        if changes is None:
             return
-        for node in set(self.links) - set(topology):
+        gone, new = changes
+        for node in gone:
             link, member = self.links.pop(node)
             link.close()
             self.state.leave(member)
-        for node, role in topology.items():
-            if node in self.links:  # its role is its own ROLE's: gossip may lag behind it
-                continue
+        for node, role in new:
             member = self.state.join(self._wake.set)
             link = CacheLink(
                 self._client, self._prefix, member, metrics=self._metrics,

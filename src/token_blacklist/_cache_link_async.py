@@ -13,7 +13,13 @@ import time
 from collections import deque
 from typing import Any
 
-from ._cache_cluster_link import CLUSTER_RECHECK, QUESTION_TIMEOUT, answer_of, known_nodes
+from ._cache_cluster_link import (
+    CLUSTER_RECHECK,
+    QUESTION_TIMEOUT,
+    answer_of,
+    nodes_to_ask,
+    topology_changes,
+)
 from ._cache_link import (
     SENTINEL_RECHECK,
     CachedChecks,
@@ -244,8 +250,7 @@ class AsyncClusterLinkGroup:
             await asyncio.sleep(self.state.config.ping_interval)  # a lost link: no busy loop
 
     async def _topology(self) -> dict[tuple[str, int], str] | None:
-        up = [node for node, (_, member) in self.links.items() if member.link_up]
-        for node in up + [n for n in known_nodes(self._client) if n not in up]:
+        for node in nodes_to_ask(self.links, self._client):
             if self._closed:
                 return None
             target = target_of(self._client, node)
@@ -270,15 +275,15 @@ class AsyncClusterLinkGroup:
             writer.close()
 
     async def _repoint(self, topology: dict[tuple[str, int], str]) -> None:
-        if topology == self._known:
+        changes = topology_changes(self._known, self.links, topology)
+        if changes is None:
             return
-        for node in set(self.links) - set(topology):
+        gone, new = changes
+        for node in gone:
             link, member = self.links.pop(node)
             await link.aclose()
             self.state.leave(member)
-        for node, role in topology.items():
-            if node in self.links:  # its role is its own ROLE's: gossip may lag behind it
-                continue
+        for node, role in new:
             member = self.state.join(self._lost)
             link = AsyncCacheLink(
                 self._client, self._prefix, member, metrics=self._metrics,
