@@ -170,20 +170,20 @@ class Revoker:
         self._update()
 
     def _send(self, feed: Feed, signals: StopSignals, hashes: list[str], ttl: Any) -> None:
-        batch = feed.take()
-        if self.blacklist is None:
-            self.summary.add_checked(len(batch), len(hashes))
-            feed.done_with_batch()
-            self._update()
-            return
-        feed.pending = batch  # not confirmed until recorded below
+        # The batch stays in ``feed.pending`` (listed as unconfirmed if the run stops) until
+        # its result is recorded: taking it out first left a window where a stop signal
+        # lost it from both lists.
+        batch = feed.pending
         with signals.deferred():
-            result = self.blacklist.blacklist_tokens(hashes, ttl)
-            self.tally.add(result)
-            self.tally.failures.clear()  # they stream to --failed-out, not into memory
-            self.summary.add(len(batch), result)
-            _write_lines(self.failed_out, batch, set(result.failures))
-            feed.pending = []
+            if self.blacklist is None:
+                self.summary.add_checked(len(batch), len(hashes))
+            else:
+                result = self.blacklist.blacklist_tokens(hashes, ttl)
+                self.tally.add(result)
+                self.tally.failures.clear()  # they stream to --failed-out, not into memory
+                self.summary.add(len(batch), result)
+                _write_lines(self.failed_out, batch, set(result.failures))
+            feed.take()
             feed.done_with_batch()
         self._update()
 
@@ -197,6 +197,7 @@ class Revoker:
             for plan in plans:
                 self._send(feed, signals, plan.hashes, plan.ttl)
             feed.flush_unsent()
+            signals.finished()
         except KeyboardInterrupt:
             self._interrupted(feed)
         finally:
@@ -206,11 +207,12 @@ class Revoker:
 
     def _interrupted(self, feed: Feed) -> None:
         self.summary.interrupted = True
+        last_read = feed.last_read()
         feed.flush_unsent()
         unconfirmed = feed.take()
         self.summary.add_unconfirmed(len(unconfirmed))
         _write_lines(self.failed_out, unconfirmed, None)
-        self.summary.resume_from = max(feed.last_line + 1, self.args.resume_from)
+        self.summary.resume_from = max(last_read + 1, self.args.resume_from)
 
 
 def _exit_code(summary: RevokeSummary) -> ExitCode:
@@ -329,8 +331,9 @@ def run(args: argparse.Namespace) -> int:
                 revoker.run(reader, entries, signals)
             finally:
                 revoker.progress.close()
-        code = _exit_code(revoker.summary)
-        _report(args, revoker.summary, code)
-        if blacklist is not None:
-            push_metrics(args, registry, revoker.summary, int(code))
+            signals.finished()  # a signal now must not cut the summary short
+            code = _exit_code(revoker.summary)
+            _report(args, revoker.summary, code)
+            if blacklist is not None:
+                push_metrics(args, registry, revoker.summary, int(code))
         return code

@@ -83,23 +83,29 @@ class Feed:
     def __iter__(self) -> Iterator[str]:
         try:
             for entry in self._entries:
-                self.last_line = entry.line
+                # Recorded first, then counted as read: a stop signal can land between any
+                # two steps, and a line counted as read but in no list would be skipped by
+                # --resume-from without being sent or listed (seen: 1 run in 4 under CI).
                 if self._tally.down is not None:
                     self._unsent_entry(entry)
                 else:
                     self._pending_entry(entry)
+                self.last_line = entry.line
                 yield entry.token_hash
         except InputError as error:
             # Stop the stream here: the tally sends the lines read before this one.
             self.input_error = error
 
-    def _pending_entry(self, entry: Entry) -> None:
+    def _note_ttl(self, entry: Entry) -> None:
         ttl = entry.ttl if entry.ttl is not None else self._default_ttl
         assert ttl is not None  # read_entries refuses a line without TTL when no default
         ttls = self.ttls
         known = ttls.get(entry.token_hash)
         if known is None or ttl > known:
             ttls[entry.token_hash] = ttl
+
+    def _pending_entry(self, entry: Entry) -> None:
+        self._note_ttl(entry)
         self.pending.append(entry)
 
     def _unsent_entry(self, entry: Entry) -> None:
@@ -108,8 +114,16 @@ class Feed:
             # its TTLs (which the validation looked up) can go.
             self.flush_unsent()
             self.ttls.clear()
-        self._pending_entry(entry)
-        self._unsent.append(self.pending.pop())
+        self._note_ttl(entry)
+        self._unsent.append(entry)  # straight there: never in neither list
+
+    def last_read(self) -> int:
+        """The line of the last entry read: the last one counted, or one recorded a few
+        instructions before it was counted (a stop signal can land in between)."""
+        lines = [self.last_line]
+        lines.extend(entry.line for entry in self.pending[-1:])
+        lines.extend(entry.line for entry in self._unsent[-1:])
+        return max(lines)
 
     def flush_unsent(self) -> None:
         """Hand the entries read since the last window to ``on_unsent``."""

@@ -16,16 +16,18 @@ class StopSignals:
 
     While a batch is sent (:meth:`deferred`), the first signal is only noted: the batch
     is finished and recorded, then the run stops; a second one stops at once. Elsewhere
-    (reading the input, which may block on a pipe) a signal stops at once.
+    (reading the input, which may block on a pipe) a signal stops at once. Once the run
+    is over (:meth:`finished`), the first signal no longer stops the summary.
     """
 
     def __init__(self) -> None:
         self._sending = False
+        self._finished = False
         self.requested = False
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._sending and not self.requested:
+        if (self._sending or self._finished) and not self.requested:
             self.requested = True
             return
         raise KeyboardInterrupt
@@ -38,6 +40,11 @@ class StopSignals:
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+
+    def finished(self) -> None:
+        """The run is over (every batch recorded): from now on the first signal is only
+        noted, so the summary is still written in full; a second one stops at once."""
+        self._finished = True
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
