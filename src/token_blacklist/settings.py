@@ -204,12 +204,12 @@ class BlacklistSettings:
     def redis_client(self) -> Any:
         """A new redis-py client (standalone, cluster or Sentinel-managed primary)."""
         if self.sentinels:
-            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
                 list(self.sentinels),
                 sentinel_kwargs=self.sentinel_kwargs(redis.retry.Retry(NoBackoff(), 0)),
             )
             assert self.sentinel_service is not None
-            return sentinel.master_for(  # type: ignore[no-untyped-call]
+            return sentinel.master_for(  # type: ignore[no-untyped-call,unused-ignore]
                 self.sentinel_service, **self.redis_options
             )
         assert self.url is not None
@@ -222,7 +222,7 @@ class BlacklistSettings:
     def async_redis_client(self) -> Any:
         """A new redis-py asyncio client, for the running event loop."""
         if self.sentinels:
-            sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
                 list(self.sentinels),
                 sentinel_kwargs=self.sentinel_kwargs(redis.asyncio.retry.Retry(NoBackoff(), 0)),
             )
