@@ -23,9 +23,11 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ._cache_target import (
+    CLUSTER_HEARTBEAT,
+    CLUSTER_HEARTBEAT_REPLIES,
     PING,
-    ROLE,
     CacheMetrics,
+    ClusterView,
     LinkTarget,
     handshake,
     target_of,
@@ -39,9 +41,11 @@ __all__ = [
     "CachingTransport",
     "LinkLost",
     "RoleChanged",
+    "TopologyMoved",
     "apply_message",
     "cached_keys",
     "connect",
+    "heartbeat_of",
     "shared_state",
 ]
 
@@ -64,6 +68,16 @@ class RoleChanged(LinkLost):
         self.role = role
 
 
+class TopologyMoved(LinkLost):
+    """A cluster link's node knows another number of nodes, or a newer epoch, than when the
+    link started (a node met or forgotten, a failover, a slot moved)."""
+
+
+def heartbeat_of(node: tuple[str, int] | None) -> tuple[bytes, int]:
+    """What a link sends as its heartbeat, and how many replies answer it."""
+    return (PING, 1) if node is None else (CLUSTER_HEARTBEAT, CLUSTER_HEARTBEAT_REPLIES)
+
+
 class CachedReply(list[Any]):
     """Replies answered from memory (the shell marks the span)."""
 
@@ -77,11 +91,12 @@ def cached_keys(batch: Batch) -> Sequence[str] | None:
 
 
 def apply_message(
-    state: LinkState, message: Any, pending: deque[float], metrics: CacheMetrics,
-    role: str | None = None,
+    state: LinkState, message: Any, pending: deque[float], metrics: CacheMetrics, *,
+    role: str | None = None, view: ClusterView | None = None,
 ) -> None:  # fmt: skip
-    """One message read on the link: an invalidation, or the reply to a heartbeat (a
-    cluster link's ``ROLE``: the node must still have the ``role`` the group knows)."""
+    """One message read on the link: an invalidation, or a reply to a heartbeat (a
+    cluster link's ``CLUSTER INFO``, which must agree with ``view``, and ``ROLE``: the node
+    must still have the ``role`` the group knows)."""
     if isinstance(message, Push):
         if message and message[0] == b"invalidate":
             keys = message[1] if len(message) > 1 else None
@@ -92,7 +107,10 @@ def apply_message(
     sent = pending.popleft()
     if isinstance(message, RespError):
         raise LinkLost(f"heartbeat refused ({message})")
-    if role is not None and isinstance(message, list) and message and _role(message) != role:
+    if view is not None and isinstance(message, bytes | str):
+        if view.changed(message):
+            raise TopologyMoved("the node's cluster changed (nodes or epoch)")
+    elif role is not None and isinstance(message, list) and message and _role(message) != role:
         raise RoleChanged(_role(message))  # a failover: start empty
     state.heartbeat(sent)
     metrics.heartbeat.observe(time.monotonic() - sent)
@@ -127,8 +145,8 @@ class CacheLink:
         self._logger = logger
         self._sentinel_pool = sentinel_pool
         self.node = node
-        """A cluster link's master (its heartbeat is then ``ROLE``, not ``PING``)."""
-        self._heartbeat = PING if node is None else ROLE
+        """A cluster link's node (its heartbeat is then ``CLUSTER INFO`` + ``ROLE``)."""
+        self._heartbeat, self._replies_per_heartbeat = heartbeat_of(node)
         self.role: str | None = None
         """A cluster link's node's role, as last learnt (``ROLE`` must agree, else the link
         is lost once: the cache is emptied on a failover)."""
@@ -224,12 +242,13 @@ class CacheLink:
     def _serve(self, sock: socket.socket, reader: Resp3Reader, address: Any) -> None:
         config = self.state.config
         pending: deque[float] = deque()
+        view = ClusterView() if self.node is not None else None
         next_ping = 0.0
         recheck = time.monotonic() + SENTINEL_RECHECK
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_ping:
-                pending.append(now)
+                pending.extend([now] * self._replies_per_heartbeat)
                 sock.sendall(self._heartbeat)
                 next_ping = now + config.ping_interval
             if pending and now - pending[0] > config.max_staleness:
@@ -241,7 +260,9 @@ class CacheLink:
             wake = next_ping if not pending else min(next_ping, pending[0] + config.max_staleness)
             if self._read(sock, reader, wake - now):
                 while (message := reader.gets()) is not NEED_DATA:
-                    apply_message(self.state, message, pending, self._metrics, self.role)
+                    apply_message(
+                        self.state, message, pending, self._metrics, role=self.role, view=view
+                    )
 
 
 def shared_state(state: LinkState) -> CacheState:

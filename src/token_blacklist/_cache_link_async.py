@@ -29,13 +29,13 @@ from ._cache_link import (
     RoleChanged,
     apply_message,
     cached_keys,
+    heartbeat_of,
     shared_state,
     store_reply,
 )
 from ._cache_target import (
-    PING,
-    ROLE,
     CacheMetrics,
+    ClusterView,
     LinkTarget,
     handshake,
     nodes_in,
@@ -78,8 +78,8 @@ class AsyncCacheLink:
         self._logger = logger
         self._sentinel_pool = sentinel_pool
         self.node = node
-        """A cluster link's master (its heartbeat is then ``ROLE``, not ``PING``)."""
-        self._heartbeat = PING if node is None else ROLE
+        """A cluster link's node (its heartbeat is then ``CLUSTER INFO`` + ``ROLE``)."""
+        self._heartbeat, self._replies_per_heartbeat = heartbeat_of(node)
         self.role: str | None = None
         """A cluster link's node's role, as last learnt (``ROLE`` must agree, else the link
         is lost once: the cache is emptied on a failover)."""
@@ -179,12 +179,13 @@ class AsyncCacheLink:
                      parser: Resp3Reader, address: Any) -> None:  # fmt: skip
         config = self.state.config
         pending: deque[float] = deque()
+        view = ClusterView() if self.node is not None else None
         next_ping = 0.0
         recheck = time.monotonic() + SENTINEL_RECHECK
         while not self._closed:
             now = time.monotonic()
             if now >= next_ping:
-                pending.append(now)
+                pending.extend([now] * self._replies_per_heartbeat)
                 writer.write(self._heartbeat)
                 next_ping = now + config.ping_interval
             if pending and now - pending[0] > config.max_staleness:
@@ -196,7 +197,9 @@ class AsyncCacheLink:
             wake = next_ping if not pending else min(next_ping, pending[0] + config.max_staleness)
             if await self._read(reader, parser, wake - now):
                 while (message := parser.gets()) is not NEED_DATA:
-                    apply_message(self.state, message, pending, self._metrics, self.role)
+                    apply_message(
+                        self.state, message, pending, self._metrics, role=self.role, view=view
+                    )
 
 
 class AsyncClusterLinkGroup:

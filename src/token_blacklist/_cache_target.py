@@ -19,9 +19,13 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from ._core.commands import pack_command
 
 __all__ = [
+    "CLUSTER_HEARTBEAT",
+    "CLUSTER_HEARTBEAT_REPLIES",
     "CacheMetrics",
+    "ClusterView",
     "LinkTarget",
     "cache_metrics_for",
+    "cluster_fingerprint",
     "handshake",
     "nodes_in",
     "target_of",
@@ -30,8 +34,16 @@ __all__ = [
 
 PING = pack_command("PING")
 ROLE = pack_command("ROLE")
-"""A cluster link's heartbeat: answered in order as ``PING`` is, and says the node's role (a
-failover changes two: their links are then lost, the cache emptied, until re-pointed)."""
+"""Says the node's role (a failover changes two: their links are then lost, the cache
+emptied, until re-pointed)."""
+CLUSTER_HEARTBEAT = pack_command("CLUSTER", "INFO") + ROLE
+"""A cluster link's heartbeat, two replies answered in order as ``PING``'s one is:
+``CLUSTER INFO`` (how many nodes the node knows, the cluster's epoch: a node met or
+forgotten, a failover or a slot moved changes them, at once on the node that took part)
+and ``ROLE``. A change loses the link: the cache is emptied until the links are re-pointed,
+so a node that joined cannot take writes the cache does not hear of (the supervisor's own
+question comes only every second)."""
+CLUSTER_HEARTBEAT_REPLIES = 2
 LINK_NAME = "token_blacklist:check_cache"
 
 
@@ -134,14 +146,15 @@ def topology_question(target: LinkTarget) -> bytes:
     return pack_command(*hello) + pack_command("CLUSTER", "NODES")
 
 
-_GONE = frozenset({"fail", "handshake", "noaddr"})
+_GONE = frozenset({"fail", "noaddr"})
 
 
 def nodes_in(reply: Any, asked: LinkTarget) -> dict[tuple[str, int], str]:
     """Address -> ``"master"`` or ``"replica"`` of every node a ``CLUSTER NODES`` reply lists,
     but those the cluster has failed (a suspected one, ``fail?``, stays: its link says if it
-    is alive), a master with no slot included: slots may move to it. An unknown endpoint
-    (an empty host) is the asked node's host."""
+    is alive), a master with no slot included: slots may move to it; so is a node still in
+    its handshake (just met: a master until it replicates; slots may move to it as soon as
+    it is known). An unknown endpoint (an empty host) is the asked node's host."""
     if not isinstance(reply, bytes):
         raise ValueError("CLUSTER NODES did not answer a string")
     text = reply.decode("utf-8", "replace")
@@ -158,8 +171,32 @@ def nodes_in(reply: Any, asked: LinkTarget) -> dict[tuple[str, int], str]:
         if flags & _GONE or not port.isdigit() or int(port) == 0:
             continue
         address = (host.strip("[]") or asked.host, int(port))
-        found[address] = "master" if "master" in flags else "replica"
+        found[address] = "replica" if "slave" in flags else "master"
     return found
+
+
+def cluster_fingerprint(reply: Any) -> tuple[bytes | None, bytes | None]:
+    """``(cluster_known_nodes, cluster_current_epoch)`` of a ``CLUSTER INFO`` reply."""
+    text = reply.encode() if isinstance(reply, str) else bytes(reply)
+    fields = dict(line.split(b":", 1) for line in text.splitlines() if b":" in line)
+    return fields.get(b"cluster_known_nodes"), fields.get(b"cluster_current_epoch")
+
+
+class ClusterView:
+    """A cluster link's first ``CLUSTER INFO`` on its connection; a later one that differs
+    loses the link."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: tuple[bytes | None, bytes | None] | None = None
+
+    def changed(self, reply: Any) -> bool:
+        """Whether ``reply`` differs from the first one (which it becomes when none yet)."""
+        value = cluster_fingerprint(reply)
+        if self.seen is None:
+            self.seen = value
+        return value != self.seen
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,6 +141,37 @@ class LocalCluster:
         for node in self.nodes:
             node.stop()
 
+    def add_node(self) -> RedisServer:
+        """A new empty master, met by the first node (returns at once: the handshake and
+        the gossip that spreads it go on meanwhile), as ``redis-cli --cluster add-node``."""
+        node = self._start_node()
+        self.nodes.append(node)
+        bus_port = node.config.get("cluster-port", node.port + 10000)
+        self.admin(self.nodes[0]).execute_command("CLUSTER", "MEET", node.host, node.port, bus_port)
+        return node
+
+    def move_empty_slot(self, slot: int, source: RedisServer, target: RedisServer) -> None:
+        """Hand ``slot`` (no key in it yet) from ``source`` to ``target``, as a reshard does:
+        IMPORTING, MIGRATING, then NODE on both; retried while gossip has not yet told one
+        node of the other."""
+        source_id, target_id = self.node_id(source), self.node_id(target)
+        steps = [
+            (target, ("IMPORTING", source_id)),
+            (source, ("MIGRATING", target_id)),
+            (target, ("NODE", target_id)),
+            (source, ("NODE", target_id)),
+        ]
+        deadline = time.monotonic() + 10
+        for node, args in steps:
+            while True:
+                try:
+                    self.admin(node).execute_command("CLUSTER", "SETSLOT", slot, *args)
+                    break
+                except redis.ResponseError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.005)
+
     def __enter__(self) -> LocalCluster:
         return self.start()
 

@@ -29,6 +29,8 @@ from token_blacklist import (
     CheckCache,
     TokenBlacklist,
 )
+from token_blacklist import _cache_cluster_link as cluster_link
+from token_blacklist import _cache_link_async as cluster_link_async
 from token_blacklist.testing import TelemetryCapture
 
 BOUND = 0.1
@@ -349,6 +351,42 @@ def test_a_failover_empties_the_cache_and_never_serves_stale(fresh_cluster, make
     other = by_master[cluster.nodes[1].port][0]
     wait_serving(cached, other)
     assert cached.check(other) is False
+
+
+@pytest.mark.slow
+def test_a_node_that_joins_and_takes_a_slot_is_linked_before_it_takes_writes(
+    fresh_cluster, make_cached, monkeypatch
+):
+    """A node met and handed a slot (``add-node``, then a reshard): a revocation written on
+    it must reach the cache within the bound, however late the supervisor's own next
+    ``CLUSTER NODES`` comes (made a minute here, so only the links can notice). The links'
+    heartbeat (``CLUSTER INFO``) sees the node count change on the node that met it, which
+    empties the cache and re-points the links at once. (A real newcomer refuses writes for
+    a while, Redis's rejoin delay, from 0.5 s to the node timeout: shorter than the
+    supervisor's second only with a node timeout under a second.)"""
+    for module in (cluster_link, cluster_link_async):
+        monkeypatch.setattr(module, "CLUSTER_RECHECK", 60.0)
+    cluster = fresh_cluster(masters=2)
+    cached = make_cached(cluster)
+    by_master = hashes_by_master(cluster, per_master=1)
+    wait_links(cached, cluster, set(by_master))
+    owner_port, (victim,) = next(iter(by_master.items()))
+    wait_serving(cached, victim)
+    assert cached.check(victim) is False  # "not revoked", from memory
+    newcomer = cluster.add_node()
+    source = next(node for node in cluster.nodes if node.port == owner_port)
+    cluster.move_empty_slot(key_slot(f"{PREFIX}:{victim}".encode()), source, newcomer)
+    writer, deadline = writer_of(cluster), time.monotonic() + 20
+    while not writer.blacklist_tokens([victim], ttl=600).ok:  # CLUSTERDOWN: its rejoin delay
+        assert time.monotonic() < deadline, "the newcomer never took the write"
+        time.sleep(0.01)
+    acknowledged = time.monotonic()
+    assert cluster.admin(newcomer).exists(f"{PREFIX}:{victim}") == 1  # written on the newcomer
+    seen = checks_after(cached, victim, acknowledged, 1.5)
+    assert_never_stale(seen)
+    wait_links(cached, cluster, {node.port for node in cluster.nodes})  # the newcomer's too
+    wait_serving(cached, victim)
+    assert cached.check(victim) is True
 
 
 def test_closing_stops_every_masters_link(cluster, flavour):

@@ -175,6 +175,7 @@ def test_cluster_nodes_reply_lists_live_nodes_with_their_roles():
         b"e5 :7004@17004 master,fail? - 0 0 4 connected\n"
         b"f6 127.0.0.1:7005@17005 master - 0 0 5 connected\n"
         b"g7 :0@0 handshake,noaddr - 0 0 0 disconnected\n"
+        b"h8 127.0.0.1:7006@17006 handshake - 0 0 0 connected\n"
     )
     assert nodes_in(reply, asked) == {
         ("127.0.0.1", 7000): "master",
@@ -182,6 +183,27 @@ def test_cluster_nodes_reply_lists_live_nodes_with_their_roles():
         ("127.0.0.1", 7003): "replica",
         ("10.0.0.9", 7004): "master",  # suspected, not failed: its link decides
         ("127.0.0.1", 7005): "master",  # no slot yet: slots may move to it
+        ("127.0.0.1", 7006): "master",  # just met: linked before it can take a slot
     }
     with pytest.raises(ValueError):
         nodes_in([b"not", b"a", b"string"], asked)
+
+
+def test_a_cluster_links_view_changes_with_the_node_count_or_the_epoch():
+    from token_blacklist._cache_target import ClusterView, cluster_fingerprint
+
+    def info(nodes: int, epoch: int) -> bytes:
+        return (
+            f"txt:cluster_state:ok\r\ncluster_slots_assigned:16384\r\n"
+            f"cluster_known_nodes:{nodes}\r\ncluster_size:3\r\n"
+            f"cluster_current_epoch:{epoch}\r\ncluster_my_epoch:2\r\n"
+            f"cluster_stats_messages_sent:{nodes * epoch * 17}\r\n"
+        ).encode()
+
+    assert cluster_fingerprint(info(6, 7)) == (b"6", b"7")
+    view = ClusterView()
+    assert not view.changed(info(6, 7))  # the first one is the reference
+    assert not view.changed(info(6, 7))
+    assert view.changed(info(7, 7))  # a node met
+    assert view.changed(info(6, 8))  # a failover or a slot moved
+    assert not view.changed(info(6, 7).decode())  # a decoded reply reads the same
