@@ -28,6 +28,8 @@ def _report() -> dict[str, Any]:
         "floor.sdk-span": _case(20, 20),
         "floor.metrics": _case(4, 4),
         "floor.log-filtered": _case(1, 1),
+        "floor.cache-hit": _case(2, 3),
+        "cached_check.sync.baseline": _case(40, 50),
         "bulk1000.sync.module": _case(1, 2, 1000),  # 1 M/s best, 0.5 M/s median
         "cli.revoke": _case(10, 10, 1000),
         "cli.blacklist_stream": _case(5, 5, 1000),
@@ -66,7 +68,10 @@ def test_floor_rows_and_text_report() -> None:
     assert best["logout_unconfigured_us"] == 40  # conn-rt + pool
     assert best["logout_full_us"] == 65  # + span + metrics + filtered log
     assert best["logout_full_per_pipeline"] == 0.65
+    assert best["cached_hit_unconfigured_per_exists"] == 0.05  # 2 / 40
+    assert best["cached_hit_full_per_exists"] == 0.55  # (2 + span 20) / 40
     report["targets"] = evaluate_targets(report)
     text = render_text(report)
     assert "0.65 x plain pipeline" in text
+    assert "cached hit, unconfigured: 2.00 us = 0.050 x EXISTS" in text
     assert "issue" not in text  # the report speaks to its reader, not to a tracker

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 CASES = ("baseline", "full", "unconfigured", "peer")
-FLOOR = ("socket-rt", "conn-rt", "pool", "sdk-span", "metrics", "log-filtered")
+FLOOR = ("socket-rt", "conn-rt", "pool", "sdk-span", "metrics", "log-filtered", "cache-hit")
 
 
 def test_bench_tiny_prints_a_complete_json_report() -> None:
@@ -34,7 +34,9 @@ def test_bench_tiny_prints_a_complete_json_report() -> None:
         case = cases[f"floor.{name}"]
         assert 0 < case["best_us_per_unit"] <= case["median_us_per_unit"]
     assert cases["cli.revoke"]["units"] == cases["cli.blacklist_stream"]["units"] == 2000
-    assert set(report["floor"]["best"]) >= {"logout_full_per_pipeline", "check_full_per_exists"}
+    assert set(report["floor"]["best"]) >= {
+        "logout_full_per_pipeline", "check_full_per_exists", "cached_hit_unconfigured_per_exists"
+    }  # fmt: skip
     assert report["memory"]["succeeded"] == report["memory"]["count"] == 5000
     assert {"redis-py", "hiredis", "python", "redis-server"} <= set(report["environment"])
     names = {target["name"] for target in report["targets"]}

@@ -10,11 +10,13 @@ a Redis span may be made under it) or made once the call is over (``finish_*``, 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any, Final
 
 import structlog
 from opentelemetry import trace
+from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER
 from opentelemetry.trace import (
     NoOpTracerProvider,
     ProxyTracerProvider,
@@ -47,12 +49,35 @@ from .outcomes import (
 )
 from .round_trips import AttributeValue
 
-__all__ = ["BLACKLIST_SPAN", "CHECK_SPAN", "LOGGER_NAME", "Recorder", "emit", "record_nodes"]
+__all__ = [
+    "BLACKLIST_SPAN",
+    "CHECK_SPAN",
+    "LOGGER_NAME",
+    "Recorder",
+    "emit",
+    "global_provider_unset",
+    "record_nodes",
+]
 
 LOGGER_NAME: Final = "token_blacklist"
 BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
 CHECK_SPAN: Final = "token_blacklist.check"
 _NON_RECORDING: Final = (ProxyTracerProvider, NoOpTracerProvider)
+_MISSING: Final = object()
+_ENVIRONMENT_NAMES_A_PROVIDER: Final = OTEL_PYTHON_TRACER_PROVIDER in os.environ
+
+
+def global_provider_unset() -> bool:
+    """True while no global tracer provider is set (nor named by the environment when this
+    module was imported): the API's ``get_tracer_provider()`` would answer its proxy, after
+    an ``os.environ`` lookup that raises and catches a ``KeyError``: about a microsecond,
+    a fifth of a check answered from memory. Read from the API's module global; if a later
+    API renames it, the public call decides (``tests/test_telemetry_global.py`` notices)."""
+    provider = getattr(trace, "_TRACER_PROVIDER", _MISSING)
+    if provider is _MISSING or _ENVIRONMENT_NAMES_A_PROVIDER:
+        return isinstance(trace.get_tracer_provider(), _NON_RECORDING)
+    return provider is None
+
 
 # A check answered from memory has no error: its outcome and attributes are constants
 # (the outcome's hash is never read: the signals count it).
@@ -137,6 +162,8 @@ class Recorder:
         provider = self._tracer_provider
         if provider is not None:
             return self._explicit_tracing
+        if global_provider_unset():
+            return False
         return not isinstance(trace.get_tracer_provider(), _NON_RECORDING)
 
     def finished_span(

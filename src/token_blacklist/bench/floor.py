@@ -11,6 +11,9 @@ The cases of ``shared/bench/floor.py``, each timed per call like the logout case
                 at creation, ended
   metrics       3 pre-bound counter incs + 2 histogram observes (prometheus_client)
   log-filtered  a structlog call below the configured level (the success event at debug)
+  cache-hit     the least a check answered from memory does: validate the hash, an LRU
+                lookup and a freshness test, the cache's hit counter and a check's metrics
+                (2 counter incs + 1 histogram observe); with sdk-span, a full-telemetry hit
 
 A module's own work (validation, the decision core, the result) comes on top of
 :func:`floors`: conn-rt + pool for an unconfigured logout, plus span, metrics and the
@@ -22,6 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +35,7 @@ import redis
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from .._core.validation import validate_hash
 from .._io.sync_hooks import get_connection
 from .cases import PREFIX, TTL
 from .setups import sdk_provider
@@ -37,7 +43,9 @@ from .timing import Case
 
 __all__ = ["FLOOR_CASES", "floor_cases", "floors"]
 
-FLOOR_CASES = ("socket-rt", "conn-rt", "pool", "sdk-span", "metrics", "log-filtered")
+FLOOR_CASES = (
+    "socket-rt", "conn-rt", "pool", "sdk-span", "metrics", "log-filtered", "cache-hit",
+)  # fmt: skip
 
 
 def _packed(keys: list[str]) -> bytes:
@@ -62,6 +70,33 @@ def _raw_socket(url: str) -> socket.socket | None:
     sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def _cache_hit(registry: CollectorRegistry) -> Callable[[], None]:
+    """The least a cached hit does: validate the hash (bad input is refused before any
+    answer), look the key up in an LRU and check the link's freshness, and the four
+    updates the issue's telemetry asks of every check (the cache's hit counter, the
+    check-result and operation counters, the duration histogram). No call frame of the
+    module around it, no lock, no span."""
+    hit_hash = "ab" * 32
+    lru: OrderedDict[str, int] = OrderedDict({f"{PREFIX}:{hit_hash}": 1})
+    fresh_as_of = time.monotonic() + 3600.0
+    cache_hits = Counter("floor_cache", "h", ["result"], registry=registry).labels("hit")
+    check_results = Counter("floor_check_results", "r", ["result"], registry=registry)
+    blacklisted = check_results.labels("blacklisted")
+    check_ops = Counter("floor_check_ops", "o", ["outcome"], registry=registry).labels("success")
+    check_duration = Histogram("floor_check_seconds", "d", registry=registry)
+
+    def cache_hit() -> None:
+        key = PREFIX + ":" + validate_hash(hit_hash)
+        if time.monotonic() - fresh_as_of < 1.0 and lru.get(key) is not None:
+            lru.move_to_end(key)
+        cache_hits.inc()
+        blacklisted.inc()
+        check_ops.inc()
+        check_duration.observe(0.000001)
+
+    return cache_hit
 
 
 def floor_cases(
@@ -139,6 +174,7 @@ def floor_cases(
         log.debug("token_blacklist.blacklisted", requested=2, succeeded=2)
 
     cases += [
+        Case("floor.cache-hit", _repeat(_cache_hit(registry), calls), calls),
         Case("floor.conn-rt", _repeat(conn_rt, calls), calls),
         Case("floor.pool", _repeat(pool_cycle, calls), calls),
         Case("floor.sdk-span", _repeat(sdk_span, calls), calls),
@@ -155,7 +191,7 @@ def floors(cases: dict[str, Any], key: str) -> dict[str, float | None]:
         found = cases.get(f"floor.{name}")
         return None if found is None else float(found[key])
 
-    parts = {name: row(name) for name in FLOOR_CASES}
+    parts = {name: row(name) for name in FLOOR_CASES if name != "cache-hit"}
     conn, pool, span = parts["conn-rt"], parts["pool"], parts["sdk-span"]
     metrics, log = parts["metrics"], parts["log-filtered"]
     if None in (conn, pool, span, metrics, log):
@@ -167,7 +203,19 @@ def floors(cases: dict[str, Any], key: str) -> dict[str, float | None]:
     pipeline = float(cases["logout.sync.baseline"][key])
     exists = float(cases["check.sync.baseline"][key])
     check_full = full - metrics / 2
+    found: dict[str, float | None] = {}
+    hit = row("cache-hit")
+    cached = cases.get("cached_check.sync.baseline")
+    if hit is not None and cached is not None:
+        cached_exists = float(cached[key])
+        found = {
+            "cached_hit_unconfigured_us": round(hit, 3),
+            "cached_hit_unconfigured_per_exists": round(hit / cached_exists, 4),
+            "cached_hit_full_us": round(hit + span, 3),
+            "cached_hit_full_per_exists": round((hit + span) / cached_exists, 4),
+        }
     return {
+        **found,
         "logout_unconfigured_us": round(unconfigured, 3),
         "logout_unconfigured_per_pipeline": round(unconfigured / pipeline, 3),
         "logout_full_us": round(full, 3),

@@ -177,6 +177,16 @@ def _floor_lines(report: dict[str, Any]) -> list[str]:
         f"{floor['logout_full_per_pipeline']:.2f} x plain pipeline",
         f"  check, full telemetry: {floor['check_full_us']:.1f} us = "
         f"{floor['check_full_per_exists']:.2f} x EXISTS",
+        *(
+            [
+                f"  cached hit, unconfigured: {floor['cached_hit_unconfigured_us']:.2f} us = "
+                f"{floor['cached_hit_unconfigured_per_exists']:.3f} x EXISTS",
+                f"  cached hit, full telemetry: {floor['cached_hit_full_us']:.1f} us = "
+                f"{floor['cached_hit_full_per_exists']:.3f} x EXISTS",
+            ]
+            if "cached_hit_unconfigured_us" in floor
+            else []
+        ),
         "",
     ]
 
