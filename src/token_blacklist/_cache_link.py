@@ -297,8 +297,10 @@ class CachedChecks:
         value = state.entries.get(key)
         if value is None:
             return None
-        with contextlib.suppress(KeyError):  # invalidated meanwhile: the answer was fresh
+        try:  # noqa: SIM105 - not contextlib.suppress: a third of a microsecond a hit
             state.entries.move_to_end(key)
+        except KeyError:  # invalidated meanwhile: the answer was fresh when read
+            pass
         self._hit.inc()
         return bool(value)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -79,12 +80,7 @@ def global_provider_unset() -> bool:
     return provider is None
 
 
-# A check answered from memory has no error: its outcome and attributes are constants
-# (the outcome's hash is never read: the signals count it).
-_CACHED_OUTCOMES: Final = {
-    True: CheckOutcome(frozenset({"cached"}), {}, None),
-    False: CheckOutcome(frozenset(), {}, None),
-}
+# A check answered from memory has no error: its attributes are constants.
 _CACHED_ATTRIBUTES: Final[dict[bool, dict[str, AttributeValue]]] = {
     answer: {
         "token_blacklist.checked": 1,
@@ -152,6 +148,11 @@ class Recorder:
         self._duration = {op: metrics.duration.labels(op) for op in OPERATIONS}
         self._batch_size = metrics.batch_size
         self._checks = {r: metrics.checks.labels(r) for r in CHECK_RESULTS}
+        # A cached hit's children, bound once (see _cached_signals).
+        self._check_blacklisted = self._checks["blacklisted"]
+        self._check_not_blacklisted = self._checks["not_blacklisted"]
+        self._check_success = self._operations[("check", "success")]
+        self._check_duration = self._duration["check"]
         # Multiprocess mode drops exemplars silently: do not build them for nothing.
         self._exemplar = exemplar if exemplars_supported() else no_exemplar
 
@@ -325,19 +326,32 @@ class Recorder:
         finally:
             span.end()
 
-    def finish_cached_check(self, blacklisted: bool, opened: int, duration: float) -> None:
+    def finish_cached_check(self, blacklisted: bool, started: float) -> None:
         """:meth:`finish_check` for one hash answered from memory (``check_cache=``): the
-        same span, metrics and events, and ``token_blacklist.check.cached=true``."""
-        outcome = _CACHED_OUTCOMES[blacklisted]
+        same span, metrics and events, and ``token_blacklist.check.cached=true``.
+        ``started``: the call's ``perf_counter()``; its wall-clock start is worked out only
+        when a span is made."""
+        if not self._tracing():
+            duration = time.perf_counter() - started
+            self._cached_signals(trace.get_current_span(), blacklisted, duration)
+            return
+        now = time.perf_counter()
+        duration = now - started
+        opened = time.time_ns() - int(duration * 1e9)
         span = self.finished_span(CHECK_SPAN, _CACHED_ATTRIBUTES[blacklisted], opened)
-        if span is None:
-            current = trace.get_current_span()
-            self._check_signals(current, False, 1, outcome, "raise", duration, {}, {})
+        if span is None:  # the provider went away meanwhile
+            self._cached_signals(trace.get_current_span(), blacklisted, duration)
             return
         try:
-            self._check_signals(span, True, 1, outcome, "raise", duration, {}, {})
+            self._cached_signals(span, blacklisted, duration)
         finally:
             span.end()
+
+    def _cached_signals(self, span: Span, blacklisted: bool, duration: float) -> None:
+        """:meth:`_check_signals` of one answer from memory (no error, nothing to log)."""
+        (self._check_blacklisted if blacklisted else self._check_not_blacklisted).inc()
+        self._check_success.inc()
+        self._check_duration.observe(duration, self._exemplar(span))
 
     def _check_signals(  # noqa: PLR0917 - private, two callers
         self,
