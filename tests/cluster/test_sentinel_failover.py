@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+import redis
 
 from assertions import (
     PREFIX,
@@ -89,7 +90,10 @@ class FailoverWhenHolding:
     def _wait(found: Callable[[], RedisServer | None]) -> RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            server = found()
+            try:
+                server = found()
+            except (redis.RedisError, OSError):  # Sentinel kills clients as it reconfigures
+                server = None
             if server is not None:
                 return server
             time.sleep(0.005)
