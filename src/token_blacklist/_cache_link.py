@@ -34,6 +34,7 @@ from ._cache_target import (
 )
 from ._core.check_cache import NEED_DATA, CacheMember, CacheState, Push, Resp3Reader, RespError
 from ._core.commands import Batch, CheckTokenAndSubject, ExistsTokens
+from ._observability.metrics import incrementer
 
 __all__ = [
     "CachedChecks",
@@ -288,7 +289,7 @@ class CachedChecks:
 
     def __init__(self, state: CacheState, metrics: CacheMetrics) -> None:
         self._state = state
-        self._hit = metrics.hit
+        self._hit = incrementer(metrics.hit)
 
     def hit(self, key: str) -> bool | None:
         state = self._state
@@ -301,7 +302,7 @@ class CachedChecks:
             state.entries.move_to_end(key)
         except KeyError:  # invalidated meanwhile: the answer was fresh when read
             pass
-        self._hit.inc()
+        self._hit(1)
         return bool(value)
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, values
 
@@ -21,6 +23,7 @@ __all__ = [
     "OPERATION_OUTCOMES",
     "Metrics",
     "exemplars_supported",
+    "incrementer",
     "metrics_for",
 ]
 
@@ -123,3 +126,18 @@ def exemplars_supported() -> bool:
     it was imported): its file-backed values drop exemplars without a word (``set_exemplar``
     is a no-op in prometheus_client 0.26), so the library does not build them there."""
     return values.ValueClass is values.MutexValue
+
+
+def incrementer(child: Counter) -> Callable[[float], Any]:
+    """``child.inc`` for the hottest path (a check answered from memory): the value's own
+    ``inc``, the increment prometheus_client's ``Counter.inc`` makes (in every value class,
+    multiprocess files included), without its per-call checks, which hold once for a
+    pre-bound child and a positive amount: a third of a microsecond an increment, a tenth
+    of a cached hit. Anything but a plain prometheus_client ``Counter`` child, or a value
+    without ``inc``, gets ``child.inc`` itself."""
+    value = getattr(child, "_value", None)
+    inc = getattr(value, "inc", None)
+    observable = child._is_observable()  # type: ignore[no-untyped-call,unused-ignore]
+    if type(child) is Counter and observable and callable(inc):
+        return inc  # type: ignore[no-any-return]
+    return child.inc

@@ -19,6 +19,7 @@ import structlog
 from opentelemetry import trace
 from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER
 from opentelemetry.trace import (
+    INVALID_SPAN,
     NoOpTracerProvider,
     ProxyTracerProvider,
     Span,
@@ -38,6 +39,7 @@ from .metrics import (
     OPERATION_OUTCOMES,
     OPERATIONS,
     exemplars_supported,
+    incrementer,
     metrics_for,
 )
 from .nodes import current_node_fields
@@ -148,10 +150,10 @@ class Recorder:
         self._duration = {op: metrics.duration.labels(op) for op in OPERATIONS}
         self._batch_size = metrics.batch_size
         self._checks = {r: metrics.checks.labels(r) for r in CHECK_RESULTS}
-        # A cached hit's children, bound once (see _cached_signals).
-        self._check_blacklisted = self._checks["blacklisted"]
-        self._check_not_blacklisted = self._checks["not_blacklisted"]
-        self._check_success = self._operations[("check", "success")]
+        # A cached hit's increments and histogram, bound once (see _cached_signals).
+        self._count_blacklisted = incrementer(self._checks["blacklisted"])
+        self._count_not_blacklisted = incrementer(self._checks["not_blacklisted"])
+        self._count_check_success = incrementer(self._operations[("check", "success")])
         self._check_duration = self._duration["check"]
         # Multiprocess mode drops exemplars silently: do not build them for nothing.
         self._exemplar = exemplar if exemplars_supported() else no_exemplar
@@ -349,9 +351,12 @@ class Recorder:
 
     def _cached_signals(self, span: Span, blacklisted: bool, duration: float) -> None:
         """:meth:`_check_signals` of one answer from memory (no error, nothing to log)."""
-        (self._check_blacklisted if blacklisted else self._check_not_blacklisted).inc()
-        self._check_success.inc()
-        self._check_duration.observe(duration, self._exemplar(span))
+        (self._count_blacklisted if blacklisted else self._count_not_blacklisted)(1)
+        self._count_check_success(1)
+        if span is INVALID_SPAN:  # no span current: no exemplar to link
+            self._check_duration.observe(duration)
+        else:
+            self._check_duration.observe(duration, self._exemplar(span))
 
     def _check_signals(  # noqa: PLR0917 - private, two callers
         self,
