@@ -16,7 +16,7 @@ from typing import Any
 
 _MET = {True: "met", False: "**not met**", None: "(reference)"}
 _CALL_CASES = ("logout", "check", "subject_check", "cached_check")
-_FLOORS = ("socket-rt", "conn-rt", "pool", "sdk-span", "metrics", "log-filtered")
+_FLOORS = ("socket-rt", "conn-rt", "pool", "sdk-span", "metrics", "log-filtered", "cache-hit")
 
 
 def _ratio(value: float | None) -> str:
@@ -81,6 +81,15 @@ def floor_table(report: dict[str, Any]) -> list[str]:
             f"| floor of a check, full telemetry | {floor['check_full_us']:.1f} | "
             f"{floor['check_full_per_exists']:.2f} x EXISTS |",
         ]
+        if "cached_hit_unconfigured_us" in floor:
+            lines += [
+                f"| floor of a cached hit, unconfigured (cache-hit) | "
+                f"{floor['cached_hit_unconfigured_us']:.2f} | "
+                f"{floor['cached_hit_unconfigured_per_exists']:.3f} x EXISTS |",
+                f"| floor of a cached hit, full telemetry (+ span) | "
+                f"{floor['cached_hit_full_us']:.1f} | "
+                f"{floor['cached_hit_full_per_exists']:.3f} x EXISTS |",
+            ]
     return lines
 
 
