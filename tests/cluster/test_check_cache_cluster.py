@@ -161,7 +161,9 @@ def checks_after(
 ) -> list[tuple[float, bool | Exception]]:
     seen: list[tuple[float, bool | Exception]] = []
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    # Until ``seconds`` are over and the last check started past the bound (one check held
+    # up on a loaded machine must not leave the window without a check that counts).
+    while time.monotonic() < end or (seen[-1][0] <= BOUND and time.monotonic() < end + 5):
         started = time.monotonic()
         try:
             answer: bool | Exception = cached.check(token_hash)

@@ -15,12 +15,30 @@ from .._core.protocol import CheckOutcome
 from ..results import BlacklistResult, FailureReason
 from .round_trips import AttributeValue
 
-__all__ = ["LOG_LEVELS", "blacklist_attributes", "check_attributes", "outcome_of", "reason_fields"]
+__all__ = [
+    "CACHED_CHECK_ATTRIBUTES",
+    "LOG_LEVELS",
+    "blacklist_attributes",
+    "check_attributes",
+    "outcome_of",
+    "reason_fields",
+]
 
 LOG_LEVELS: Final = {
     "success": logging.DEBUG,
     "partial": logging.WARNING,
     "failure": logging.ERROR,
+}
+
+# A check answered from memory has no error: its attributes are constants.
+CACHED_CHECK_ATTRIBUTES: Final[dict[bool, dict[str, AttributeValue]]] = {
+    answer: {
+        "token_blacklist.checked": 1,
+        "token_blacklist.blacklisted": int(answer),
+        "token_blacklist.check_errors": 0,
+        "token_blacklist.check.cached": True,
+    }
+    for answer in (True, False)
 }
 
 

@@ -10,18 +10,14 @@ a Redis span may be made under it) or made once the call is over (``finish_*``, 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, Final
 
 import structlog
 from opentelemetry import trace
-from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER
 from opentelemetry.trace import (
     INVALID_SPAN,
-    NoOpTracerProvider,
-    ProxyTracerProvider,
     Span,
     SpanKind,
     Status,
@@ -42,8 +38,8 @@ from .metrics import (
     incrementer,
     metrics_for,
 )
-from .nodes import current_node_fields
 from .outcomes import (
+    CACHED_CHECK_ATTRIBUTES,
     LOG_LEVELS,
     blacklist_attributes,
     check_attributes,
@@ -51,6 +47,7 @@ from .outcomes import (
     reason_fields,
 )
 from .round_trips import AttributeValue
+from .spans import NON_RECORDING, emit, global_provider_unset, record_nodes
 
 __all__ = [
     "BLACKLIST_SPAN",
@@ -60,56 +57,11 @@ __all__ = [
     "emit",
     "global_provider_unset",
     "record_nodes",
-]
+]  # the last three re-exported from .spans
 
 LOGGER_NAME: Final = "token_blacklist"
 BLACKLIST_SPAN: Final = "token_blacklist.blacklist_tokens"
 CHECK_SPAN: Final = "token_blacklist.check"
-_NON_RECORDING: Final = (ProxyTracerProvider, NoOpTracerProvider)
-_MISSING: Final = object()
-_ENVIRONMENT_NAMES_A_PROVIDER: Final = OTEL_PYTHON_TRACER_PROVIDER in os.environ
-
-
-def global_provider_unset() -> bool:
-    """True while no global tracer provider is set (nor named by the environment when this
-    module was imported): the API's ``get_tracer_provider()`` would answer its proxy, after
-    an ``os.environ`` lookup that raises and catches a ``KeyError``: about a microsecond,
-    a fifth of a check answered from memory. Read from the API's module global; if a later
-    API renames it, the public call decides (``tests/test_telemetry_global.py`` notices)."""
-    provider = getattr(trace, "_TRACER_PROVIDER", _MISSING)
-    if provider is _MISSING or _ENVIRONMENT_NAMES_A_PROVIDER:
-        return isinstance(trace.get_tracer_provider(), _NON_RECORDING)
-    return provider is None
-
-
-# A check answered from memory has no error: its attributes are constants.
-_CACHED_ATTRIBUTES: Final[dict[bool, dict[str, AttributeValue]]] = {
-    answer: {
-        "token_blacklist.checked": 1,
-        "token_blacklist.blacklisted": int(answer),
-        "token_blacklist.check_errors": 0,
-        "token_blacklist.check.cached": True,
-    }
-    for answer in (True, False)
-}
-
-
-def record_nodes(span: Span) -> dict[str, int | list[str]]:
-    """Cluster calls: how many nodes took part and which lost a round trip (by address)."""
-    fields = current_node_fields()
-    for name, value in fields.items():
-        span.set_attribute(f"token_blacklist.{name}", value)
-    return fields
-
-
-def emit(span: Span | None, log: Any, event: str, fields: dict[str, Any]) -> None:
-    """Log ``event``; with a span made after the call, that span is current meanwhile
-    (an application's processors and handlers see the ids the event carries)."""
-    if span is None:
-        log(event, **fields)
-        return
-    with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-        log(event, **fields)
 
 
 class Recorder:
@@ -126,7 +78,7 @@ class Recorder:
         self._tracer_provider = tracer_provider
         # An explicit provider's kind never changes: decided once (the global one per call).
         self._explicit_tracing = tracer_provider is not None and not isinstance(
-            tracer_provider, _NON_RECORDING
+            tracer_provider, NON_RECORDING
         )
         self._tracer = trace.get_tracer(
             LOGGER_NAME, __about__.__version__, tracer_provider=tracer_provider
@@ -167,7 +119,7 @@ class Recorder:
             return self._explicit_tracing
         if global_provider_unset():
             return False
-        return not isinstance(trace.get_tracer_provider(), _NON_RECORDING)
+        return not isinstance(trace.get_tracer_provider(), NON_RECORDING)
 
     def finished_span(
         self, name: str, attributes: Mapping[str, AttributeValue], opened: int
@@ -340,7 +292,7 @@ class Recorder:
         now = time.perf_counter()
         duration = now - started
         opened = time.time_ns() - int(duration * 1e9)
-        span = self.finished_span(CHECK_SPAN, _CACHED_ATTRIBUTES[blacklisted], opened)
+        span = self.finished_span(CHECK_SPAN, CACHED_CHECK_ATTRIBUTES[blacklisted], opened)
         if span is None:  # the provider went away meanwhile
             self._cached_signals(trace.get_current_span(), blacklisted, duration)
             return
