@@ -111,7 +111,8 @@ def apply_message(
     if view is not None and isinstance(message, bytes | str):
         if view.changed(message):
             raise TopologyMoved("the node's cluster changed (nodes or epoch)")
-    elif role is not None and isinstance(message, list) and message and _role(message) != role:
+        return  # freshness comes with the heartbeat's last reply (ROLE), once checked
+    if role is not None and isinstance(message, list) and message and _role(message) != role:
         raise RoleChanged(_role(message))  # a failover: start empty
     state.heartbeat(sent)
     metrics.heartbeat.observe(time.monotonic() - sent)

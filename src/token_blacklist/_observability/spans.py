@@ -21,7 +21,9 @@ _ENVIRONMENT_NAMES_A_PROVIDER: Final = OTEL_PYTHON_TRACER_PROVIDER in os.environ
 
 def global_provider_unset() -> bool:
     """True while no global tracer provider is set (nor named by the environment when this
-    module was imported): the API's ``get_tracer_provider()`` would answer its proxy, after
+    module was imported: ``OTEL_PYTHON_TRACER_PROVIDER`` set later is honoured only once
+    something calls ``trace.get_tracer_provider()``, as OpenTelemetry's own setup does):
+    the API's ``get_tracer_provider()`` would answer its proxy, after
     an ``os.environ`` lookup that raises and catches a ``KeyError``: about a microsecond,
     a fifth of a check answered from memory. Read from the API's module global; if a later
     API renames it, the public call decides (``tests/test_telemetry_global.py`` notices)."""

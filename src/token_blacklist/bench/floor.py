@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .._core.validation import validate_hash
 from .._io.sync_hooks import get_connection
+from .._observability.metrics import incrementer
 from .cases import PREFIX, TTL
 from .setups import sdk_provider
 from .timing import Case
@@ -81,19 +82,24 @@ def _cache_hit(registry: CollectorRegistry) -> Callable[[], None]:
     hit_hash = "ab" * 32
     lru: OrderedDict[str, int] = OrderedDict({f"{PREFIX}:{hit_hash}": 1})
     fresh_as_of = time.monotonic() + 3600.0
-    cache_hits = Counter("floor_cache", "h", ["result"], registry=registry).labels("hit")
+    # The counters incremented as the library's hit does (``metrics.incrementer``).
+    cache_hits = incrementer(
+        Counter("floor_cache", "h", ["result"], registry=registry).labels("hit")
+    )
     check_results = Counter("floor_check_results", "r", ["result"], registry=registry)
-    blacklisted = check_results.labels("blacklisted")
-    check_ops = Counter("floor_check_ops", "o", ["outcome"], registry=registry).labels("success")
+    blacklisted = incrementer(check_results.labels("blacklisted"))
+    check_ops = incrementer(
+        Counter("floor_check_ops", "o", ["outcome"], registry=registry).labels("success")
+    )
     check_duration = Histogram("floor_check_seconds", "d", registry=registry)
 
     def cache_hit() -> None:
         key = PREFIX + ":" + validate_hash(hit_hash)
         if time.monotonic() - fresh_as_of < 1.0 and lru.get(key) is not None:
             lru.move_to_end(key)
-        cache_hits.inc()
-        blacklisted.inc()
-        check_ops.inc()
+        cache_hits(1)
+        blacklisted(1)
+        check_ops(1)
         check_duration.observe(0.000001)
 
     return cache_hit
