@@ -133,8 +133,10 @@ class Recorder:
         third of the SDK's cost of a call's span. Span processors see ``on_start`` when the
         call is over rather than when it began.
         """
-        if not self._tracing():
-            return None
+        return self._made_span(name, attributes, opened) if self._tracing() else None
+
+    def _made_span(self, name: str, attributes: Mapping[str, AttributeValue], opened: int) -> Span:
+        """:meth:`finished_span` once ``_tracing()`` said yes."""
         return self._tracer.start_span(
             name,
             kind=SpanKind.INTERNAL,
@@ -285,17 +287,12 @@ class Recorder:
         same span, metrics and events, and ``token_blacklist.check.cached=true``.
         ``started``: the call's ``perf_counter()``; its wall-clock start is worked out only
         when a span is made."""
+        duration = time.perf_counter() - started
         if not self._tracing():
-            duration = time.perf_counter() - started
             self._cached_signals(trace.get_current_span(), blacklisted, duration)
             return
-        now = time.perf_counter()
-        duration = now - started
         opened = time.time_ns() - int(duration * 1e9)
-        span = self.finished_span(CHECK_SPAN, CACHED_CHECK_ATTRIBUTES[blacklisted], opened)
-        if span is None:  # the provider went away meanwhile
-            self._cached_signals(trace.get_current_span(), blacklisted, duration)
-            return
+        span = self._made_span(CHECK_SPAN, CACHED_CHECK_ATTRIBUTES[blacklisted], opened)
         try:
             self._cached_signals(span, blacklisted, duration)
         finally:

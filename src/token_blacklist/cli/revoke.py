@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -157,17 +158,15 @@ class Revoker:
         self.summary = RevokeSummary(dry_run=blacklist is None)
         self.tally = StreamTally()
         self._reader: CountingReader | None = None
-        self._signals: StopSignals | None = None
 
     def _update(self) -> None:
         fraction = self._reader.fraction if self._reader else None
         self.progress.update(self.summary.requested, self.summary.failed, fraction)
 
-    def _unsent(self, batch: list[Entry]) -> None:
+    def _unsent(self, signals: StopSignals, batch: list[Entry]) -> None:
         # Recorded, listed and emptied (the feed's own list, in place) with a stop signal
         # held: one landing in between would record and list the window twice.
-        held = self._signals.deferred() if self._signals else contextlib.nullcontext()
-        with held:
+        with signals.deferred():
             reason = self.tally.down or FailureReason.CONNECTION
             distinct = len({e.token_hash for e in batch})
             self.summary.add_unsent(len(batch), distinct, reason)
@@ -195,8 +194,10 @@ class Revoker:
 
     def run(self, reader: CountingReader, entries: Iterable[Entry], signals: StopSignals) -> None:
         self._reader = reader
-        self._signals = signals
-        feed = Feed(entries, self.tally, self.args.ttl, self.args.batch_size, self._unsent)
+        feed = Feed(
+            entries, self.tally, self.args.ttl, self.args.batch_size,
+            functools.partial(self._unsent, signals),
+        )  # fmt: skip
         # The chunk size only counts the tally's chunks of unsent batches; not reported here.
         plans = self.tally.plans_to_send(feed, feed.ttls, self.args.batch_size, 1000)
         started = time.monotonic()

@@ -126,10 +126,10 @@ class Feed:
         return max(lines)
 
     def flush_unsent(self) -> None:
-        """Hand the entries read since the last window to ``on_unsent``."""
+        """Hand the entries read since the last window to ``on_unsent``, which records
+        them and empties the list, in one step a stop signal cannot split."""
         if self._unsent:
             self._on_unsent(self._unsent)
-            self._unsent = []
 
     def take(self) -> list[Entry]:
         """The entries of the plan just yielded by the tally."""
