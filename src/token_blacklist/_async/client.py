@@ -314,6 +314,21 @@ class AsyncTokenBlacklist:
     ) -> BlacklistResult:
         return await self._hot.run(plan, down=down)
 
+    async def _blacklist_batch(
+        self, plan: BlacklistPlan, down: dict[Hashable, FailureReason]
+    ) -> BlacklistResult:
+        """One batch of a stream the caller cuts itself (``token-blacklist revoke``, which
+        records each batch as it lands): a plan :class:`StreamTally` validated, sent as
+        :meth:`blacklist_tokens` would send it, with its span, metrics and log event;
+        ``down`` carries the servers found down from batch to batch."""
+        core = self._core
+        started = time.perf_counter()
+        requested = {"token_blacklist.requested": len(plan.hashes)}
+        with core.telemetry.span(BLACKLIST_SPAN, requested) as span:
+            result = await self._blacklist(plan, down)
+            core.telemetry.record_blacklist(span, result, time.perf_counter() - started)
+        return result
+
 
 class AsyncFirstExtension:
     """Until the server is known to be 7.0 or later: asks it (once) right before the first

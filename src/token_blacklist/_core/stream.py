@@ -71,8 +71,16 @@ class StreamTally:
         """Each batch validated (positions in errors count from the stream's start), to be
         sent and its result given to :meth:`add`; once Redis is plainly down, the batches
         left are tallied as failed here and not yielded."""
+        cut = ((batch, ttl) for batch in batches(token_hashes, batch_size))
+        return self.plans_of(cut, chunk_size)
+
+    def plans_of(
+        self, batches: Iterable[tuple[list[str], TtlSpec]], chunk_size: int
+    ) -> Iterator[BlacklistPlan]:
+        """:meth:`plans_to_send` of batches the caller cut, each with its own TTL spec
+        (``token-blacklist revoke`` reads its input a block of lines at a time)."""
         self._offset = 0
-        for batch in batches(token_hashes, batch_size):
+        for batch, ttl in batches:
             plan = plan_blacklist(batch, ttl)
             self._offset += len(batch)
             if self.down is None:

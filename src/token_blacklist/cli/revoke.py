@@ -21,18 +21,18 @@ from prometheus_client import CollectorRegistry
 
 from .. import TokenBlacklist
 from .._core.stream import MAX_BATCH_SIZE, StreamTally
-from .._core.validation import MAX_TTL_SECONDS
+from .._core.validation import MAX_TTL_SECONDS, BlacklistPlan
 from ..results import FailureReason
 from .connection import add_connection_options
 from .exit_codes import EXIT_CODES_HELP, ExitCode
 from .observability import add_log_options, command_logger, tracer_provider
 from .progress import PROGRESS_MODES, ProgressReporter, make_progress
 from .pushgateway import add_pushgateway_options, push_metrics
-from .revoke_feed import CountingReader, Feed
+from .revoke_feed import CountingReader, Feed, write_lines
 from .session import RedisSession, open_session
 from .stop_signals import StopSignals
 from .summary import RevokeSummary
-from .token_lines import Entry, open_input, raw_token_hasher, read_entries
+from .token_lines import Block, open_input, raw_token_hasher, read_blocks
 
 __all__ = ["register", "run"]
 
@@ -105,7 +105,10 @@ def register(subparsers: Any) -> None:
         "--dry-run", action="store_true", help="validate and count the input; send nothing"
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--batch-size", type=int, default=10_000, help="default: %(default)s")
+    parser.add_argument(
+        "--batch-size", type=int, default=10_000,
+        help="input lines read and sent together (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--progress", choices=PROGRESS_MODES, default="auto")
     add_log_options(parser)
     add_pushgateway_options(parser)
@@ -127,18 +130,6 @@ def _check_options(args: argparse.Namespace) -> str | None:
     if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
         return f"--batch-size must be between 1 and {MAX_BATCH_SIZE}"
     return None
-
-
-def _write_lines(out: IO[str] | None, batch: Iterable[Entry], wanted: set[str] | None) -> None:
-    """The entries whose hash is in ``wanted`` (all when None), each hash once."""
-    if out is None:
-        return
-    written: set[str] = set()
-    for entry in batch:
-        if (wanted is None or entry.token_hash in wanted) and entry.token_hash not in written:
-            written.add(entry.token_hash)
-            out.write(entry.as_line() + "\n")
-    out.flush()
 
 
 class Revoker:
@@ -163,47 +154,46 @@ class Revoker:
         fraction = self._reader.fraction if self._reader else None
         self.progress.update(self.summary.requested, self.summary.failed, fraction)
 
-    def _unsent(self, signals: StopSignals, batch: list[Entry]) -> None:
+    def _unsent(self, signals: StopSignals, blocks: list[Block]) -> None:
         # Recorded, listed and emptied (the feed's own list, in place) with a stop signal
         # held: one landing in between would record and list the window twice.
         with signals.deferred():
             reason = self.tally.down or FailureReason.CONNECTION
-            distinct = len({e.token_hash for e in batch})
-            self.summary.add_unsent(len(batch), distinct, reason)
-            _write_lines(self.failed_out, batch, None)
-            batch.clear()
+            distinct = len({h for block in blocks for h in block.hashes})
+            self.summary.add_unsent(_count(blocks), distinct, reason)
+            write_lines(self.failed_out, blocks, None)
+            blocks.clear()
         self._update()
 
-    def _send(self, feed: Feed, signals: StopSignals, hashes: list[str], ttl: Any) -> None:
+    def _send(self, feed: Feed, signals: StopSignals, plan: BlacklistPlan) -> None:
         # The batch stays in ``feed.pending`` (listed as unconfirmed if the run stops) until
         # its result is recorded: taking it out first left a window where a stop signal
         # lost it from both lists.
         batch = feed.pending
         with signals.deferred():
             if self.blacklist is None:
-                self.summary.add_checked(len(batch), len(hashes))
+                self.summary.add_checked(_count(batch), len(plan.hashes))
             else:
-                result = self.blacklist.blacklist_tokens(hashes, ttl)
+                # The plan the tally validated, sent as blacklist_tokens sends it (span,
+                # metrics, log event), without validating it a second time.
+                result = self.blacklist._blacklist_batch(plan, self.tally.servers_down)
                 self.tally.add(result)
                 self.tally.failures.clear()  # they stream to --failed-out, not into memory
-                self.summary.add(len(batch), result)
-                _write_lines(self.failed_out, batch, set(result.failures))
+                self.summary.add(_count(batch), result)
+                if result.failures:
+                    write_lines(self.failed_out, batch, set(result.failures))
             feed.take()
-            feed.done_with_batch()
         self._update()
 
-    def run(self, reader: CountingReader, entries: Iterable[Entry], signals: StopSignals) -> None:
+    def run(self, reader: CountingReader, blocks: Iterable[Block], signals: StopSignals) -> None:
         self._reader = reader
-        feed = Feed(
-            entries, self.tally, self.args.ttl, self.args.batch_size,
-            functools.partial(self._unsent, signals),
-        )  # fmt: skip
+        feed = Feed(blocks, self.tally, self.args.ttl, functools.partial(self._unsent, signals))
         # The chunk size only counts the tally's chunks of unsent batches; not reported here.
-        plans = self.tally.plans_to_send(feed, feed.ttls, self.args.batch_size, 1000)
+        plans = self.tally.plans_of(feed, 1000)
         started = time.monotonic()
         try:
             for plan in plans:
-                self._send(feed, signals, plan.hashes, plan.ttl)
+                self._send(feed, signals, plan)
             feed.flush_unsent()
             signals.finished()
         except KeyboardInterrupt:
@@ -218,9 +208,13 @@ class Revoker:
         last_read = feed.last_read()
         feed.flush_unsent()
         unconfirmed = feed.take()
-        self.summary.add_unconfirmed(len(unconfirmed))
-        _write_lines(self.failed_out, unconfirmed, None)
+        self.summary.add_unconfirmed(_count(unconfirmed))
+        write_lines(self.failed_out, unconfirmed, None)
         self.summary.resume_from = max(last_read + 1, self.args.resume_from)
+
+
+def _count(blocks: Iterable[Block]) -> int:
+    return sum(len(block.hashes) for block in blocks)
 
 
 def _exit_code(summary: RevokeSummary) -> ExitCode:
@@ -327,8 +321,8 @@ def run(args: argparse.Namespace) -> int:
             print("token-blacklist revoke: reading token hashes from the terminal, one a "
                   "line; end with Ctrl-D (or give a FILE)", file=sys.stderr)  # fmt: skip
         reader = CountingReader(source)
-        entries = read_entries(
-            reader,
+        blocks = read_blocks(
+            reader.blocks(args.batch_size),
             hasher=raw_token_hasher(_hmac_key(args)) if args.hash else None,
             default_ttl=args.ttl,
             first_line=args.resume_from,
@@ -336,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
         revoker = Revoker(args, blacklist, failed_out, make_progress(args.progress, sys.stderr))
         with StopSignals() as signals:
             try:
-                revoker.run(reader, entries, signals)
+                revoker.run(reader, blocks, signals)
             finally:
                 revoker.progress.close()
             signals.finished()  # a signal now must not cut the summary short

@@ -7,15 +7,24 @@ it may hold a raw token.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, NamedTuple
 
-from .._core.validation import MAX_TTL_SECONDS, validate_hash
+from .._core.validation import HASH_MAX_LENGTH, HASH_MIN_LENGTH, MAX_TTL_SECONDS, validate_hash
 from ..errors import InvalidTokenHash
 from ..hashing import hash_token
 
-__all__ = ["Entry", "InputError", "decoded_lines", "open_input", "read_entries"]
+__all__ = [
+    "Block",
+    "Entry",
+    "InputError",
+    "decoded_lines",
+    "open_input",
+    "read_blocks",
+    "read_entries",
+]
 
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -99,16 +108,18 @@ def read_entries(
     need_ttl: bool = True,
     unit: str = "line",
     first_line: int = 1,
+    start: int = 1,
 ) -> Iterator[Entry]:
     """Usable entries in input order; blank lines and ``#`` comments are skipped.
 
     ``hasher`` (for raw tokens) turns the first column into a hash. Lines before
-    ``first_line`` are skipped unread (``--resume-from``). Raises :class:`InputError` at
-    the first unusable line (the entries before it were yielded).
+    ``first_line`` are skipped unread (``--resume-from``); ``start`` is the number of the
+    first of ``lines``. Raises :class:`InputError` at the first unusable line (the
+    entries before it were yielded).
     """
     plain = _PLAIN_LINE.fullmatch if hasher is None else None
     ttl_needed = need_ttl and default_ttl is None
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=start):
         if number < first_line:
             continue
         try:  # each line decoded on its own, as decoded_lines says why
@@ -134,6 +145,108 @@ def read_entries(
             raise InputError(number, "has no TTL column and no --ttl was given", unit)
         token_hash = hasher(fields[0]) if hasher else _checked_hash(fields[0], number, unit)
         yield Entry(number, token_hash, ttl)
+
+
+class Block(NamedTuple):
+    """The usable lines of one block read together (``revoke`` reads ``--batch-size`` lines
+    at a time): the line number, the hash and the own TTL of each, in input order."""
+
+    numbers: Sequence[int]
+    """A ``range`` when the lines are consecutive (no blank line or comment among them)."""
+    hashes: list[str]
+    ttls: list[int | None] | None
+    """Each line's TTL column (None: none); None when no line of the block has one."""
+
+    @classmethod
+    def of(cls, entries: list[Entry]) -> Block:
+        ttls = [entry.ttl for entry in entries]
+        return cls(
+            [entry.line for entry in entries],
+            [entry.token_hash for entry in entries],
+            ttls if any(ttl is not None for ttl in ttls) else None,
+        )
+
+    def entries(self) -> Iterator[Entry]:
+        return map(Entry, self.numbers, self.hashes, self.ttls or itertools.repeat(None))
+
+
+_HASH_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_TTL_LINE = re.compile(
+    rb"([A-Za-z0-9_-]{%d,%d})[\t ,]+([0-9]{1,12})\r?\n?" % (HASH_MIN_LENGTH, HASH_MAX_LENGTH)
+)
+
+
+def _hash_only_block(lines: list[bytes], start: int) -> Block | None:
+    """Every line a bare hash (``\\n`` or ``\\r\\n`` ended), checked for the whole block in
+    a few C calls: what a line-by-line pass would accept, or None to take that pass."""
+    data = b"".join(lines)
+    ends = len(lines) if data.endswith(b"\n") else len(lines) - 1
+    rest = data.translate(None, _HASH_BYTES)  # what is left is the line ends, or not
+    if rest == b"\n" * ends:
+        end = 1
+    elif rest == b"\r\n" * ends and data.count(b"\r\n") == ends:  # no \r inside a line
+        end = 2
+    else:
+        return None
+    lengths = list(map(len, lines))
+    if min(lengths) < HASH_MIN_LENGTH + end or max(lengths) > HASH_MAX_LENGTH + end:
+        return None  # (a last line without its line end and 8 long takes the long way)
+    if ends < len(lines) and lengths[-1] > HASH_MAX_LENGTH:
+        return None
+    hashes = data.decode("ascii").split()
+    return Block(range(start, start + len(lines)), hashes, None)
+
+
+def _ttl_column_block(lines: list[bytes], start: int) -> Block | None:
+    """Every line a hash and a TTL column in range, or None (the line-by-line pass)."""
+    matches = list(map(_TTL_LINE.fullmatch, lines))
+    if not all(matches):
+        return None
+    ttls = [int(match[2]) for match in matches]  # type: ignore[index]
+    if min(ttls) < 1 or max(ttls) > MAX_TTL_SECONDS:
+        return None
+    hashes = [match[1].decode("ascii") for match in matches]  # type: ignore[index]
+    return Block(range(start, start + len(lines)), hashes, ttls)  # type: ignore[arg-type]
+
+
+def read_blocks(
+    blocks: Iterable[list[bytes]],
+    *,
+    hasher: Callable[[str], str] | None = None,
+    default_ttl: int | None = None,
+    first_line: int = 1,
+) -> Iterator[Block]:
+    """:func:`read_entries` (same rules, same errors), a block of lines at a time.
+
+    A block of plain lines (bare hashes with ``default_ttl``, or hashes with a TTL
+    column) is checked as a whole; any other block goes line by line. Blocks without a
+    usable line are not yielded. Raises :class:`InputError` at the first unusable line,
+    after a block of the usable lines before it.
+    """
+    number = 1  # of the block's first line
+    for lines in blocks:
+        start, number = number, number + len(lines)
+        if number <= first_line:
+            continue  # --resume-from: the whole block comes before the line
+        if start < first_line:
+            lines, start = lines[first_line - start :], first_line  # noqa: PLW2901
+        block = None
+        if hasher is None:
+            block = (
+                _hash_only_block(lines, start) if default_ttl is not None else None
+            ) or _ttl_column_block(lines, start)
+        if block is not None:
+            yield block
+            continue
+        entries: list[Entry] = []
+        try:
+            entries.extend(read_entries(lines, hasher=hasher, default_ttl=default_ttl, start=start))
+        except InputError:  # the usable lines before an unusable one are sent, then it stops
+            if entries:
+                yield Block.of(entries)
+            raise
+        if entries:
+            yield Block.of(entries)
 
 
 def batched(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
