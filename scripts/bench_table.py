@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 _MET = {True: "met", False: "**not met**", None: "(reference)"}
-_CALL_CASES = ("logout", "check", "subject_check", "cached_check")
+_CALL_CASES = ("logout", "check", "subject_check", "cached_check", "composed")
 _FLOORS = ("socket-rt", "conn-rt", "pool", "sdk-span", "metrics", "log-filtered", "cache-hit")
 
 
@@ -39,13 +39,18 @@ def environment_line(report: dict[str, Any]) -> str:
 
 def targets_table(report: dict[str, Any]) -> list[str]:
     lines = [
-        "| target | value (best) | median | target | |",
-        "| --- | --- | --- | --- | --- |",
+        "| target | value (best) | median | target | | composed floor (best) | module / floor |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for target in report["targets"]:
+        verdict = target.get("floor_verdict")
+        status = _MET[target["met"]]
+        if verdict in ("below the floor", "above the floor"):
+            status += f": {verdict}"
         lines.append(
             f"| {target['name']} | {_ratio(target['value'])} | "
-            f"{_ratio(target['median_value'])} | {target['target']} | {_MET[target['met']]} |"
+            f"{_ratio(target['median_value'])} | {target['target']} | {status} | "
+            f"{_ratio(target.get('floor_value'))} | {_ratio(target.get('module_over_floor'))} |"
         )
     return lines
 

@@ -75,3 +75,39 @@ def test_floor_rows_and_text_report() -> None:
     assert "0.65 x plain pipeline" in text
     assert "cached hit, unconfigured: 2.00 us = 0.050 x EXISTS" in text
     assert "issue" not in text  # the report speaks to its reader, not to a tracker
+
+
+def test_composed_floor_says_which_targets_are_below_it() -> None:
+    report = _report()
+    report["cases"].update(
+        {
+            "check.sync.full": _case(60, 60),  # 1.20 of EXISTS: not met
+            "composed.check.sync.full": _case(57.5, 60),  # the floor: 1.15 > 1.10
+            "check.async.baseline": _case(50, 50),
+            "check.async.full": _case(60, 60),  # 1.20: not met
+            "composed.check.async.full": _case(50, 50),  # floor 1.00: reachable
+            "composed.logout.sync.full": _case(70, 100),  # floor 0.70, module 0.80: met
+        }
+    )
+    targets = _by_name(report)
+    below = targets["check sync, full / EXISTS"]
+    assert (below["met"], below["floor_verdict"], below["floor_value"]) == (
+        False, "below the floor", 1.15,
+    )  # fmt: skip
+    assert below["module_over_floor"] == round(60 / 57.5, 3)
+    work = targets["check async, full / EXISTS"]
+    assert (work["met"], work["floor_verdict"], work["floor_value"]) == (
+        False, "above the floor", 1.0,
+    )  # fmt: skip
+    met = targets["logout sync, full / plain pipeline"]
+    assert (met["floor_verdict"], met["floor_value"], met["floor_median_value"]) == (
+        "met", 0.7, 0.5,
+    )  # fmt: skip
+    peer = targets["logout sync, full / instrumented peer"]  # the same floor, over the peer
+    assert peer["floor_value"] == 0.35
+    assert "floor_verdict" not in targets["check sync, unconfigured / EXISTS"]  # no floor case
+    report["floor"] = floor_rows(report["cases"])
+    report["targets"] = list(targets.values())
+    text = render_text(report)
+    assert "1.150  below the floor" in text
+    assert "1.000  above the floor" in text

@@ -33,6 +33,13 @@ def test_bench_tiny_prints_a_complete_json_report() -> None:
     for name in FLOOR:
         case = cases[f"floor.{name}"]
         assert 0 < case["best_us_per_unit"] <= case["median_us_per_unit"]
+    for call in ("logout", "check"):
+        for mode in ("sync", "async"):
+            for setup in ("full", "unconfigured"):
+                assert cases[f"composed.{call}.{mode}.{setup}"]["units_per_second"] > 0
+    verdicts = {target["name"]: target.get("floor_verdict") for target in report["targets"]}
+    assert verdicts["check sync, full / EXISTS"] in {"met", "below the floor", "above the floor"}
+    assert verdicts["subject check async, full / pipeline EXISTS + ZSCORE"] is not None
     assert cases["cli.revoke"]["units"] == cases["cli.blacklist_stream"]["units"] == 2000
     assert set(report["floor"]["best"]) >= {
         "logout_full_per_pipeline", "check_full_per_exists", "cached_hit_unconfigured_per_exists"

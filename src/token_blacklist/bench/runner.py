@@ -19,6 +19,7 @@ from ..server import RedisServer
 from . import cli_throughput, memory, peer, wire_limit
 from .cached import cached_check_cases
 from .cases import bulk_cases, check_cases, logout_cases, subject_check_cases
+from .composed import composed_cases
 from .floor import floor_cases
 from .report import environment, evaluate_targets, floor_rows
 from .setups import shutdown
@@ -126,6 +127,7 @@ def _small_cases(  # noqa: PLR0917 - private, called once
     cases += check_cases(client, aclient, runner, calls)
     cases += subject_check_cases(client, aclient, runner, calls)
     cases += floor_cases(client, url, kwargs, calls, closers)
+    cases += composed_cases(client, aclient, runner, calls, closers)
     if peer.available():
         cases += peer.peer_cases(url, kwargs, runner, calls, closers)
     return cases
