@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from assertions import random_hashes
 from conftest import Harness
 from token_blacklist import InvalidTokenHash, TokenBlacklist, hash_token
-from token_blacklist._core.validation import plan_blacklist
+from token_blacklist._core.validation import MAX_TTL_SECONDS, plan_blacklist, plan_checked
 from token_blacklist.server import RedisServer
 from token_blacklist.testing import TelemetryCapture
 
@@ -79,6 +79,21 @@ def test_duplicates_keep_first_position():
     plan = plan_blacklist(["b" * 10, "a" * 10, "b" * 10], {"a" * 10: 5, "b" * 10: 7})
     assert plan.hashes == ["b" * 10, "a" * 10]
     assert plan.ttls(plan.hashes) == [7, 5]
+
+
+@pytest.mark.parametrize("ttl", [0, MAX_TTL_SECONDS + 1, True, {"a" * 10: 5}, {"b" * 10: 0}])
+def test_checked_hashes_still_get_their_ttls_validated(ttl):
+    # plan_checked trusts the hashes (the revoke command's reader checked each), never a TTL.
+    with pytest.raises((TypeError, ValueError)) as plain:
+        plan_blacklist(["b" * 10], ttl)
+    with pytest.raises(type(plain.value), match="ttl"):
+        plan_checked(["b" * 10, "b" * 10], ttl)
+
+
+def test_checked_plan_is_the_plan():
+    hashes, ttls = ["b" * 10, "a" * 10, "b" * 10], {"a" * 10: 5, "b" * 10: 7}
+    assert plan_checked(hashes, ttls) == plan_blacklist(hashes, ttls)
+    assert plan_checked(hashes, 60) == plan_blacklist(hashes, 60)
 
 
 @settings(

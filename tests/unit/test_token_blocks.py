@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from token_blacklist._core.validation import MAX_TTL_SECONDS
+from token_blacklist._core.validation import MAX_TTL_SECONDS, validate_hash
 from token_blacklist.cli.token_lines import Entry, InputError, read_blocks, read_entries
 
 HASH_CHARS = "abcXYZ019_-"
@@ -58,6 +58,8 @@ def by_blocks(lines: list[bytes], size: int, **options: object) -> tuple[list[En
         for block in read_blocks(lines_read(lines, size), **options):  # type: ignore[arg-type]
             assert block.hashes, "an empty block is not yielded"
             assert len(block.numbers) == len(block.hashes)
+            # What the command then sends without checking again (plans_of(checked=True)).
+            assert all(validate_hash(token_hash) == token_hash for token_hash in block.hashes)
             got.extend(block.entries())
     except InputError as error:
         return got, str(error)

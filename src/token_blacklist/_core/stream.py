@@ -16,7 +16,7 @@ from types import MappingProxyType
 from ..errors import BlacklistStreamError, InvalidInput, InvalidInputType
 from ..results import BlacklistResult, FailureReason
 from .classify import RETRIABLE
-from .validation import BlacklistPlan, TtlSpec, check_int, plan_blacklist
+from .validation import BlacklistPlan, TtlSpec, check_int, plan_blacklist, plan_checked
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -75,13 +75,20 @@ class StreamTally:
         return self.plans_of(cut, chunk_size)
 
     def plans_of(
-        self, batches: Iterable[tuple[list[str], TtlSpec]], chunk_size: int
+        self,
+        batches: Iterable[tuple[list[str], TtlSpec]],
+        chunk_size: int,
+        *,
+        checked: bool = False,
     ) -> Iterator[BlacklistPlan]:
         """:meth:`plans_to_send` of batches the caller cut, each with its own TTL spec
-        (``token-blacklist revoke`` reads its input a block of lines at a time)."""
+        (``token-blacklist revoke`` reads its input a block of lines at a time);
+        ``checked``: every hash was already held to ``validate_hash``'s rules (the
+        command's reader), so only the TTL spec is validated here."""
         self._offset = 0
+        plan_of = plan_checked if checked else plan_blacklist
         for batch, ttl in batches:
-            plan = plan_blacklist(batch, ttl)
+            plan = plan_of(batch, ttl)
             self._offset += len(batch)
             if self.down is None:
                 yield plan

@@ -189,7 +189,19 @@ def plan_blacklist(token_hashes: Iterable[str], ttl: TtlSpec) -> BlacklistPlan:
     :class:`InvalidTTL` for a TTL) for wrong values. Duplicates are dropped, keeping the
     first occurrence's position.
     """
-    hashes = _validated_hashes(token_hashes, "token_hashes")
+    return _planned(_validated_hashes(token_hashes, "token_hashes"), ttl)
+
+
+def plan_checked(token_hashes: list[str], ttl: TtlSpec) -> BlacklistPlan:
+    """:func:`plan_blacklist` of hashes already held to :func:`validate_hash`'s rules, one
+    by one, by their reader (``token-blacklist revoke``'s input lines: a million in an
+    incident, each checked once, not twice). Duplicates are dropped; the TTL spec is
+    validated as :func:`plan_blacklist` validates it."""
+    return _planned(list(dict.fromkeys(token_hashes)), ttl)
+
+
+def _planned(hashes: list[str], ttl: TtlSpec) -> BlacklistPlan:
+    """The plan of validated, distinct ``hashes`` once ``ttl`` is validated for them."""
     if type(ttl) is int:  # exactly int (a bool takes validate_ttl's rule path)
         if 1 <= ttl <= MAX_TTL_SECONDS:
             return BlacklistPlan(hashes, ttl)

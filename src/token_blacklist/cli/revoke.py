@@ -189,7 +189,8 @@ class Revoker:
         self._reader = reader
         feed = Feed(blocks, self.tally, self.args.ttl, functools.partial(self._unsent, signals))
         # The chunk size only counts the tally's chunks of unsent batches; not reported here.
-        plans = self.tally.plans_of(feed, 1000)
+        # read_blocks held every hash to validate_hash's rules: not checked a second time.
+        plans = self.tally.plans_of(feed, 1000, checked=True)
         started = time.monotonic()
         try:
             for plan in plans:
