@@ -36,13 +36,13 @@ class BenchSettings:
     burst over all cases instead of loading one of them."""
     rounds: int = 51
     bulk_sizes: tuple[int, ...] = (100_000, 1_000_000)
-    bulk_rounds: int = 3
+    bulk_rounds: int = 5
     memory_count: int = 1_000_000
     """0 skips the memory case."""
     memory_batch_size: int = 10_000
     cli_count: int = 1_000_000
     """Hashes of the ``revoke`` file in the CLI throughput case; 0 skips it."""
-    cli_rounds: int = 2
+    cli_rounds: int = 5
     client_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Extra keyword arguments of every client (TLS CA file, credentials, timeouts)."""
 
