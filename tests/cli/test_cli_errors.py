@@ -114,3 +114,31 @@ def test_missing_files_are_named(cli, redis_server, tmp_path):
     assert ran.code == 2
     assert "--failed-out" in ran.err and str(out) in ran.err and "No such file" in ran.err
     assert_clean(ran)
+
+
+def test_a_subcommand_imports_its_own_module_only_and_help_lists_every_one() -> None:
+    import re
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, token_blacklist.cli as cli\n"
+        "cli.build_parser(cli._chosen(sys.argv[1:]))\n"
+        "print(sorted(m for m in ('token_blacklist.bench', 'token_blacklist.cli.demo',"
+        " 'token_blacklist.cli.doctor', 'token_blacklist.cli.revoke') if m in sys.modules))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, "revoke", "--ttl", "60"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert ran.stdout.strip() == "['token_blacklist.cli.revoke']"
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, "--version"], capture_output=True, text=True, check=True
+    )
+    assert "token_blacklist.cli.demo" in ran.stdout  # no subcommand first: the whole parser
+    helped = subprocess.run(
+        [sys.executable, "-m", "token_blacklist.cli", "--help"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    for name in ("demo", "revoke", "check", "doctor", "bench", "completion"):
+        assert re.search(rf"^    {name}\b", helped.stdout, re.MULTILINE), name

@@ -32,7 +32,8 @@ SUBCOMMANDS: list[str] = [
 """Modules of this package, each with ``register(subparsers)``; the help lists them in order."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser; ``only``: register that subcommand alone (see :func:`main`)."""
     parser = argparse.ArgumentParser(
         prog="token-blacklist",
         description="Revoke authentication tokens in Redis and know exactly which failed.",
@@ -44,9 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__about__.__version__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS if only is None else [only]:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` starts with, when it names one: only its module is imported
+    (the others' imports, the demo's and the bench's, are a tenth of a second of every
+    ``revoke`` an incident runs in a loop). Anything else (no subcommand, an option first,
+    shell completion) gets the whole parser and its help."""
+    if "_ARGCOMPLETE" in os.environ or not argv or argv[0] not in SUBCOMMANDS:
+        return None
+    return argv[0]
 
 
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -56,7 +67,7 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns (and, as a script, exits with) the exit code."""
-    parser = build_parser()
+    parser = build_parser(_chosen(sys.argv[1:] if argv is None else argv))
     if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete)
         from .completion import autocomplete
 
